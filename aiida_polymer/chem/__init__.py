@@ -1,0 +1,1 @@
+"""Pure science: monomers, GAFF2 typing glue, chains, cells and LAMMPS files (no AiiDA imports)."""

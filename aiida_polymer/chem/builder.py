@@ -1,0 +1,223 @@
+"""SMILES → GAFF2 amorphous cell, in two halves so that the AmberTools calls in between can be recorded:
+
+1. :func:`prepare` parses the units and builds the embedded template oligomer to type;
+2. the template is typed (antechamber) and missing parameters filled (parmchk2): :func:`amber.assign_gaff2`;
+3. :func:`build` grows the chains, packs the cell, assigns the parameters and writes the LAMMPS data file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from rdkit import Chem
+
+from . import amber, amber_params
+from .cell import AVOGADRO, box_length, min_distances, pack
+from .chains import (
+    COPOLYMER_KINDS,
+    TACTICITIES,
+    chirality_signs,
+    degree_of_polymerization,
+    grow_chain,
+    meso_fraction,
+    mirror_flags,
+    monomer_sequence,
+)
+from .lammps_io import write_data
+from .monomer import Fragment, MonomerError, parse_end_group, parse_repeat_unit
+from .oligomer import Oligomer, join
+from .residues import Residue, build_template, gasteiger_charges, residues_from_template, template_sequence
+from .topology import ForceField, Topology, assign
+
+CHARGE_METHODS = {"gasteiger": gasteiger_charges}
+
+
+@dataclass
+class CellSpec:
+    """What to build. ``smiles`` lists the repeat units (one for a homopolymer)."""
+
+    smiles: list[str]
+    fractions: list[float] | None = None
+    copolymer: str = "homopolymer"
+    block_lengths: list[int] | None = None
+    head_group: str = "*C"
+    tail_group: str = "*C"
+    tacticity: str = "atactic"
+    n_chains: int = 10
+    atoms_per_chain: int = 1000
+    degree_of_polymerization: int | None = None
+    density: float = 0.05
+    min_distance: float = 1.7
+    charges: str = "gasteiger"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.smiles, str):
+            self.smiles = [self.smiles]
+        if not self.smiles:
+            raise MonomerError("no repeat unit given")
+        if self.fractions is None:
+            self.fractions = [1.0 / len(self.smiles)] * len(self.smiles)
+        if len(self.fractions) != len(self.smiles) or min(self.fractions) <= 0:
+            raise ValueError("fractions must be positive, one per repeat unit")
+        if len(self.smiles) > 1 and self.copolymer == "homopolymer":
+            raise ValueError("several repeat units need copolymer = alternating, random or block")
+        if self.copolymer not in COPOLYMER_KINDS:
+            raise ValueError(f"copolymer must be one of {COPOLYMER_KINDS}")
+        if self.tacticity not in TACTICITIES:
+            raise ValueError(f"tacticity must be one of {TACTICITIES}")
+        if self.charges not in CHARGE_METHODS:
+            raise ValueError(f"charges must be one of {sorted(CHARGE_METHODS)}")
+        if self.n_chains < 1 or self.density <= 0 or self.atoms_per_chain < 1:
+            raise ValueError("n_chains, atoms_per_chain and density must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Prepared:
+    units: list[Fragment]
+    head: Fragment
+    tail: Fragment
+    template: Oligomer
+    sequence: list[int]
+
+
+def prepare(spec: CellSpec, coordinates: np.ndarray | None = None) -> Prepared:
+    """Parse and validate every SMILES (MonomerError on bad input) and build the template oligomer.
+
+    ``coordinates`` re-uses a stored template geometry instead of embedding anew.
+    """
+    units = [parse_repeat_unit(s) for s in spec.smiles]
+    head, tail = parse_end_group(spec.head_group), parse_end_group(spec.tail_group)
+    if coordinates is None:
+        template, sequence = build_template(units, head, tail, seed=spec.seed + 7)
+    else:
+        sequence = template_sequence(len(units))
+        template = join([units[m] for m in sequence], head, tail)
+        conf = Chem.Conformer(template.mol.GetNumAtoms())
+        for i, xyz in enumerate(coordinates):
+            conf.SetAtomPosition(i, xyz.tolist())
+        template.mol.AddConformer(conf, assignId=True)
+    return Prepared(units=units, head=head, tail=tail, template=template, sequence=sequence)
+
+
+@dataclass
+class Cell:
+    topology: Topology
+    forcefield: ForceField
+    coords: np.ndarray  # wrapped into [0, box)
+    images: np.ndarray
+    box: float
+    residues: list[Residue]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def data_file(self, title: str = "aiida-polymer amorphous cell") -> str:
+        return write_data(self.topology, self.forcefield, self.coords, self.images, (self.box,) * 3, title)
+
+
+def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: str,
+          charges: list[np.ndarray] | None = None) -> Cell:
+    """Grow, pack and parameterise the cell. ``types`` are the template's GAFF2 types (template atom order)."""
+    start = time.perf_counter()
+    rng = np.random.default_rng(spec.seed)
+    fragments = [*prep.units, prep.head, prep.tail]
+    if charges is None:
+        charges = [CHARGE_METHODS[spec.charges](f) for f in fragments]
+    residues = residues_from_template(prep.template, prep.sequence, types, charges)
+    params = amber_params.read_parm(gaff2, "gaff2").update(amber_params.read_frcmod(frcmod, "frcmod"))
+    head_idx, tail_idx = len(prep.units), len(prep.units) + 1
+
+    end_atoms = prep.head.n_atoms + prep.tail.n_atoms
+    dp = spec.degree_of_polymerization or degree_of_polymerization(
+        [u.n_atoms for u in prep.units], spec.fractions, end_atoms, spec.atoms_per_chain)
+    chains, orders, mirrors = [], [], []
+    for _ in range(spec.n_chains):
+        seq = monomer_sequence(spec.copolymer, dp, spec.fractions, rng, spec.block_lengths)
+        mirrored = mirror_flags(spec.tacticity, dp, rng)
+        order = [head_idx, *seq, tail_idx]
+        flags = [False, *mirrored, False]
+        chains.append(grow_chain(residues, order, flags, rng, min_distance=spec.min_distance))
+        orders.append(order)
+        mirrors.append(flags)
+
+    top = _topology(residues, orders)
+    ff = assign(top, params)
+    total_mass = sum(ff.masses[t] for t in top.types)
+    box = box_length(total_mass, spec.density)
+    packed = pack(chains, box, rng, min_distance=spec.min_distance)
+    coords, images = packed.wrapped()
+    dmin, dmin_nb = min_distances(packed.coords, box, top.bonds)
+    tacticity = _achieved_tacticity(residues, orders, packed.coords)
+    estimated = amber.estimated_parameters(frcmod)
+    summary = {
+        "n_atoms": top.n_atoms,
+        "n_chains": spec.n_chains,
+        "degree_of_polymerization": dp,
+        "atoms_per_chain": top.n_atoms // spec.n_chains,
+        "box_length_angstrom": box,
+        "density_g_cm3": total_mass / AVOGADRO / (box**3 * 1e-24),
+        "total_mass_g_mol": total_mass,
+        "net_charge": float(top.charges.sum()),
+        "min_distance_angstrom": dmin,
+        "min_nonbonded_distance_angstrom": dmin_nb,
+        "tacticity_requested": spec.tacticity,
+        "meso_dyad_fraction": tacticity,
+        "counts": {"bonds": len(ff.bond_terms), "angles": len(ff.angle_terms),
+                   "dihedrals": len(ff.dihedral_terms), "impropers": len(ff.improper_terms),
+                   "atom_types": len(ff.masses)},
+        "estimated_parameters": estimated,
+        "monomer_sequences": [[str(m) for m in o[1:-1]] for o in orders] if len(prep.units) > 1 else None,
+        "build_seconds": time.perf_counter() - start,
+    }
+    return Cell(topology=top, forcefield=ff, coords=coords, images=images, box=box, residues=residues,
+                summary=summary)
+
+
+def _topology(residues: list[Residue], orders: list[list[int]]) -> Topology:
+    types: list[str] = []
+    charges: list[np.ndarray] = []
+    elements: list[str] = []
+    molecule: list[int] = []
+    bonds: list[tuple[int, int]] = []
+    for chain_id, order in enumerate(orders, 1):
+        prev_link = None
+        for r in order:
+            res = residues[r]
+            offset = len(types)
+            types += res.types
+            elements += res.elements
+            charges.append(res.charges)
+            molecule += [chain_id] * res.n_atoms
+            bonds += [(offset + i, offset + j) for i, j in res.bonds]
+            if prev_link is not None:
+                bonds.append((prev_link, offset + res.head))
+            prev_link = None if res.tail is None else offset + res.tail
+    return Topology(types=types, charges=np.concatenate(charges), molecule=np.array(molecule),
+                    bonds=np.array(bonds, dtype=int), elements=elements)
+
+
+def _achieved_tacticity(residues: list[Residue], orders: list[list[int]], coords: np.ndarray) -> float | None:
+    """Fraction of meso dyads measured from the built coordinates (None when the units have no stereocentre)."""
+    fractions, offset = [], 0
+    for order in orders:
+        signs = []
+        for r in order:
+            res = residues[r]
+            signs.append(chirality_signs(res, coords[offset : offset + res.n_atoms]) if res.stereocentres else [])
+            offset += res.n_atoms
+        f = meso_fraction(signs)
+        if f is not None:
+            fractions.append(f)
+    return float(np.mean(fractions)) if fractions else None
+
+
+def build_cell(spec: CellSpec) -> Cell:
+    """The whole build in one call, running AmberTools directly (no AiiDA)."""
+    prep = prepare(spec)
+    types, frcmod = amber.assign_gaff2(prep.template.mol)
+    return build(spec, prep, types, frcmod, amber.gaff2_dat().read_text())
