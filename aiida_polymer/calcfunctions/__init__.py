@@ -1,0 +1,1 @@
+"""Small provenance-recorded steps (calcfunctions) of the pipeline."""

