@@ -8,6 +8,7 @@ with the central atom third, Lennard-Jones from R*/2 and ε with arithmetic mixi
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 WILDCARD = "X"
@@ -57,8 +58,9 @@ class ParameterSet:
 def _equivalent_keys(table: str, key: tuple[str, ...]) -> list[tuple[str, ...]]:
     if table in ("bonds", "angles", "dihedrals"):
         return [key, key[::-1]]
-    if table == "impropers":
-        return [key]
+    if table == "impropers":  # LEaP matches impropers on the outer types in any order (centre third)
+        a, b, c, d = key
+        return [(a, b, c, d), (a, d, c, b), (b, a, c, d), (b, d, c, a), (d, a, c, b), (d, b, c, a)]
     return [key]
 
 
@@ -178,8 +180,15 @@ def dihedral(params: ParameterSet, a: str, b: str, c: str, d: str) -> list[Torsi
 def improper(params: ParameterSet, outer: tuple[str, str, str], center: str) -> Torsion | None:
     """Best improper for a trivalent centre: the entry whose non-wildcard outer types are contained in ``outer``,
     fewest wildcards first; None when there is none (LEaP then adds no improper)."""
+    match = improper_match(params, outer, center)
+    return None if match is None else match[1]
+
+
+def improper_match(params: ParameterSet, outer: Sequence[str], center: str
+                   ) -> tuple[tuple[str, ...], Torsion] | None:
+    """:func:`improper` with the matched entry's key as written in the file (LEaP orders the atoms by it)."""
     have = Counter(outer)
-    best: tuple[int, Torsion] | None = None
+    best: tuple[int, tuple[str, ...], Torsion] | None = None
     for key, term in params.impropers.items():
         if key[2] != center:
             continue
@@ -188,8 +197,8 @@ def improper(params: ParameterSet, outer: tuple[str, str, str], center: str) -> 
             continue
         wildcards = 3 - sum(want.values())
         if best is None or wildcards < best[0]:
-            best = (wildcards, term)
-    return None if best is None else best[1]
+            best = (wildcards, key, term)
+    return None if best is None else (best[1], best[2])
 
 
 def lj(params: ParameterSet, atom_type: str) -> tuple[float, float]:

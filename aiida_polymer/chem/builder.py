@@ -15,10 +15,11 @@ import numpy as np
 from rdkit import Chem
 
 from . import amber, amber_params
-from .cell import AVOGADRO, box_length, min_distances, pack
+from .cell import AVOGADRO, box_length, grow_in_box, min_distances
 from .chains import (
     COPOLYMER_KINDS,
     TACTICITIES,
+    ChainGrowthError,
     chirality_signs,
     degree_of_polymerization,
     grow_chain,
@@ -28,7 +29,7 @@ from .chains import (
 )
 from .lammps_io import write_data
 from .monomer import Fragment, MonomerError, parse_end_group, parse_repeat_unit
-from .oligomer import Oligomer, join
+from .oligomer import Oligomer, join, keep_conformer
 from .residues import Residue, build_template, gasteiger_charges, residues_from_template, template_sequence
 from .topology import ForceField, Topology, assign
 
@@ -50,7 +51,7 @@ class CellSpec:
     atoms_per_chain: int = 1000
     degree_of_polymerization: int | None = None
     density: float = 0.05
-    min_distance: float = 1.7
+    min_distance: float = 1.5
     charges: str = "gasteiger"
     seed: int = 0
 
@@ -96,6 +97,8 @@ def prepare(spec: CellSpec, coordinates: np.ndarray | None = None) -> Prepared:
     head, tail = parse_end_group(spec.head_group), parse_end_group(spec.tail_group)
     if coordinates is None:
         template, sequence = build_template(units, head, tail, seed=spec.seed + 7)
+        best = _most_growable(template, sequence, [*units, head, tail], spec.min_distance, spec.seed)
+        template.mol = keep_conformer(template.mol, best)
     else:
         sequence = template_sequence(len(units))
         template = join([units[m] for m in sequence], head, tail)
@@ -104,6 +107,34 @@ def prepare(spec: CellSpec, coordinates: np.ndarray | None = None) -> Prepared:
             conf.SetAtomPosition(i, xyz.tolist())
         template.mol.AddConformer(conf, assignId=True)
     return Prepared(units=units, head=head, tail=tail, template=template, sequence=sequence)
+
+
+def _most_growable(template: Oligomer, sequence: list[int], fragments: list[Fragment], min_distance: float,
+                   seed: int, units: int = 8, attempts: int = 20) -> int:
+    """The template conformer whose residue geometry lets short random chains grow most often without overlaps.
+
+    Chains are rigid residues joined by random link torsions, so the residue's own conformation decides how easily
+    they grow; ties go to the lowest-energy conformer.
+    """
+    rng = np.random.default_rng(seed)
+    n_units = len(fragments) - 2
+    blank_types = ["x"] * template.mol.GetNumAtoms()
+    blank_charges = [np.zeros(f.n_atoms) for f in fragments]
+    scores = []
+    for conf in template.mol.GetConformers():
+        residues = residues_from_template(template, sequence, blank_types, blank_charges, conformer=conf.GetId())
+        ok = 0
+        for m in range(n_units):
+            for _ in range(attempts):
+                flags = [False, *(rng.random(units) < 0.5), False]
+                try:
+                    grow_chain(residues, [n_units, *[m] * units, n_units + 1], flags, rng, min_distance,
+                               trials=1, max_backtracks=0)
+                    ok += 1
+                except ChainGrowthError:
+                    pass
+        scores.append(ok)
+    return template.mol.GetConformers()[int(np.argmax(scores))].GetId()
 
 
 @dataclass
@@ -130,26 +161,35 @@ def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: 
         charges = [CHARGE_METHODS[spec.charges](f) for f in fragments]
     residues = residues_from_template(prep.template, prep.sequence, types, charges)
     params = amber_params.read_parm(gaff2, "gaff2").update(amber_params.read_frcmod(frcmod, "frcmod"))
-    head_idx, tail_idx = len(prep.units), len(prep.units) + 1
+    n_units = len(prep.units)
+    head_idx, tail_idx, first_idx, last_idx = n_units, n_units + 1, n_units + 2, n_units + 3
 
     end_atoms = prep.head.n_atoms + prep.tail.n_atoms
     dp = spec.degree_of_polymerization or degree_of_polymerization(
         [u.n_atoms for u in prep.units], spec.fractions, end_atoms, spec.atoms_per_chain)
-    chains, orders, mirrors = [], [], []
+    sequences, orders, mirrors = [], [], []
     for _ in range(spec.n_chains):
         seq = monomer_sequence(spec.copolymer, dp, spec.fractions, rng, spec.block_lengths)
-        mirrored = mirror_flags(spec.tacticity, dp, rng)
         order = [head_idx, *seq, tail_idx]
-        flags = [False, *mirrored, False]
-        chains.append(grow_chain(residues, order, flags, rng, min_distance=spec.min_distance))
+        # chain-end units take the template's end-unit types when they are the same monomer
+        if seq[0] == prep.sequence[0]:
+            order[1] = first_idx
+        if seq[-1] == prep.sequence[-1] and dp > 1:
+            order[-2] = last_idx
+        sequences.append(seq)
         orders.append(order)
-        mirrors.append(flags)
+        mirrors.append([False, *mirror_flags(spec.tacticity, dp, rng), False])
 
     top = _topology(residues, orders)
     ff = assign(top, params)
     total_mass = sum(ff.masses[t] for t in top.types)
     box = box_length(total_mass, spec.density)
-    packed = pack(chains, box, rng, min_distance=spec.min_distance)
+
+    def grow(n: int, obstacles) -> np.ndarray:
+        return grow_chain(residues, orders[n], mirrors[n], rng, min_distance=spec.min_distance, box=box,
+                          obstacles=obstacles)
+
+    packed = grow_in_box(grow, spec.n_chains, box)
     coords, images = packed.wrapped()
     dmin, dmin_nb = min_distances(packed.coords, box, top.bonds)
     tacticity = _achieved_tacticity(residues, orders, packed.coords)
@@ -171,7 +211,7 @@ def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: 
                    "dihedrals": len(ff.dihedral_terms), "impropers": len(ff.improper_terms),
                    "atom_types": len(ff.masses)},
         "estimated_parameters": estimated,
-        "monomer_sequences": [[str(m) for m in o[1:-1]] for o in orders] if len(prep.units) > 1 else None,
+        "monomer_sequences": [[str(m) for m in seq] for seq in sequences] if n_units > 1 else None,
         "build_seconds": time.perf_counter() - start,
     }
     return Cell(topology=top, forcefield=ff, coords=coords, images=images, box=box, residues=residues,

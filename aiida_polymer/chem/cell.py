@@ -1,13 +1,14 @@
-"""Amorphous cell: independently grown chains placed with random rotations and positions in a periodic cubic box."""
+"""Amorphous cell: chains grown one by one from random starting points inside a periodic cubic box."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.spatial.transform import Rotation
+
+from .chains import ChainGrowthError
 
 AVOGADRO = 6.02214076e23
 
@@ -32,38 +33,28 @@ class Packed:
         return self.coords - images * self.box, images
 
 
-def pack(chains: Sequence[np.ndarray], box: float, rng: np.random.Generator, min_distance: float = 1.7,
-         attempts: int = 200) -> Packed:
-    """Insert each chain at a random orientation and position, rejecting overlaps (periodic images included)."""
+def grow_in_box(grow: Callable[[int, cKDTree | None], np.ndarray], n_chains: int, box: float,
+                attempts: int = 10) -> Packed:
+    """Grow ``n_chains`` chains one after another inside the periodic box.
+
+    ``grow(n, obstacles)`` returns chain n's unwrapped coordinates grown around ``obstacles`` (a periodic cKDTree
+    of the atoms placed so far, None for the first chain); a chain that gets stuck is restarted elsewhere.
+    """
     placed: list[np.ndarray] = []
-    for n, chain in enumerate(chains):
-        centred = chain - chain.mean(axis=0)
+    for n in range(n_chains):
         tree = cKDTree(np.concatenate(placed) % box, boxsize=box) if placed else None
         for _ in range(attempts):
-            trial = centred @ Rotation.random(random_state=rng).as_matrix().T + rng.uniform(0, box, 3)
-            if tree is not None:
-                d, _ = tree.query(trial % box, distance_upper_bound=min_distance)
-                if np.isfinite(d).any():
-                    continue
-            if _self_overlap(trial, box, min_distance):
+            try:
+                placed.append(grow(n, tree))
+                break
+            except ChainGrowthError:
                 continue
-            placed.append(trial)
-            break
         else:
             raise PackingError(
-                f"could not insert chain {n + 1} of {len(chains)} into a {box:.1f} Å box without overlaps "
-                f"after {attempts} attempts; lower the initial density"
+                f"could not grow chain {n + 1} of {n_chains} in a {box:.1f} Å box without overlaps after "
+                f"{attempts} starts; lower the initial density"
             )
     return Packed(coords=np.concatenate(placed), box=box)
-
-
-def _self_overlap(chain: np.ndarray, box: float, min_distance: float) -> bool:
-    """Whether a chain touches its own periodic image (only possible when it spans the box)."""
-    if np.ptp(chain, axis=0).max() < box - min_distance:
-        return False
-    periodic = cKDTree(chain % box, boxsize=box).query_pairs(min_distance)
-    direct = cKDTree(chain).query_pairs(min_distance)
-    return bool(periodic - direct)
 
 
 def min_distances(coords: np.ndarray, box: float, bonds: np.ndarray, cutoff: float = 3.0

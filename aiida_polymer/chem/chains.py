@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
 from .residues import Residue
@@ -77,6 +78,13 @@ def mirror_flags(tacticity: str, n_units: int, rng: np.random.Generator) -> list
     raise ValueError(f"unknown tacticity {tacticity!r}; choose from {TACTICITIES}")
 
 
+def _axis_rotation(axis: np.ndarray, theta: float) -> np.ndarray:
+    """Rotation matrix by ``theta`` about the unit vector ``axis`` (Rodrigues)."""
+    x, y, z = axis
+    k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return np.eye(3) + np.sin(theta) * k + (1.0 - np.cos(theta)) * (k @ k)
+
+
 def _align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Rotation matrix turning direction a into direction b."""
     a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
@@ -98,42 +106,49 @@ class _Placed:
 
 def grow_chain(residues: Sequence[Residue], order: Sequence[int], mirrored: Sequence[bool],
                rng: np.random.Generator, min_distance: float = 1.7, trials: int = 40,
-               max_backtracks: int = 500) -> np.ndarray:
-    """Coordinates (n_atoms, 3) of one chain: residues[order[0]] – … – residues[order[-1]] (caps included).
+               max_backtracks: int = 500, box: float | None = None, obstacles: cKDTree | None = None
+               ) -> np.ndarray:
+    """Unwrapped coordinates (n_atoms, 3) of one chain: residues[order[0]] – … – residues[order[-1]].
 
-    ``mirrored[i]`` selects the mirror-image template for residue i. Backtracks a few residues when a residue
-    cannot be placed in ``trials`` random torsions.
+    ``mirrored[i]`` selects the mirror-image template for residue i. With a cubic ``box`` the chain starts at a
+    random point and overlaps are judged by the minimum image, also against ``obstacles`` (a periodic cKDTree of
+    atoms already in the box). Backtracks a few residues when one cannot be placed in ``trials`` torsions.
     """
     templates = [_oriented(residues[r], m) for r, m in zip(order, mirrored, strict=True)]
-    n_total = sum(t[0].n_atoms for t in templates)
-    xyz = np.empty((n_total, 3))
+    xyz = np.empty((sum(t[0].n_atoms for t in templates), 3))
     placed: list[_Placed] = []
-    d2 = min_distance**2
+    clash = _Clash(min_distance, box, obstacles)
     backtracks = 0
     while len(placed) < len(templates):
         k = len(placed)
         res, coords, prev_anchor, next_anchor = templates[k]
         start = placed[-1].start + placed[-1].residue.n_atoms if placed else 0
         if k == 0:
-            rot = Rotation.random(random_state=rng).as_matrix()
             centre = coords.mean(axis=0)
-            xyz[: res.n_atoms] = (coords - centre) @ rot.T
-            placed.append(_Placed(0, res, xyz[: res.n_atoms].copy(),
-                                  None if next_anchor is None else (next_anchor - centre) @ rot.T))
+            for _ in range(trials):
+                rot = Rotation.random(random_state=rng).as_matrix()
+                origin = rng.uniform(0, box, 3) if box else np.zeros(3)
+                new = (coords - centre) @ rot.T + origin
+                if not clash(new, xyz[:0]):
+                    break
+            else:
+                raise ChainGrowthError("no room for the first residue of the chain")
+            xyz[: res.n_atoms] = new
+            placed.append(_Placed(0, res, new, None if next_anchor is None else (next_anchor - centre) @ rot.T
+                                  + origin))
             continue
         prev = placed[-1]
         link = prev.start + prev.residue.tail
         a, b = xyz[link], prev.next_anchor
         base = _align(coords[res.head] - prev_anchor, b - a)
         axis = (b - a) / np.linalg.norm(b - a)
-        existing = np.delete(xyz[:start], link, axis=0)
+        local = coords - prev_anchor
+        existing = clash.near(np.delete(xyz[:start], link, axis=0), a, np.sqrt((local**2).sum(1).max()))
         for theta in rng.uniform(0, 2 * np.pi, trials):
-            rot = Rotation.from_rotvec(theta * axis).as_matrix() @ base
-            new = (coords - prev_anchor) @ rot.T + a
-            if existing.size:
-                diff = new[:, None, :] - existing[None, :, :]
-                if np.einsum("ijk,ijk->ij", diff, diff).min() < d2:
-                    continue
+            rot = _axis_rotation(axis, theta) @ base
+            new = local @ rot.T + a
+            if clash(new, existing):
+                continue
             xyz[start : start + res.n_atoms] = new
             anchor = None if next_anchor is None else (next_anchor - prev_anchor) @ rot.T + a
             placed.append(_Placed(start, res, new, anchor))
@@ -148,6 +163,31 @@ def grow_chain(residues: Sequence[Residue], order: Sequence[int], mirrored: Sequ
             depth = 1 + backtracks // 25 + int(rng.integers(0, 3))  # back off further when stuck repeatedly
             del placed[max(1, k - depth) :]
     return xyz
+
+
+class _Clash:
+    """Whether new atoms come closer than ``min_distance`` to the chain so far or to the obstacles."""
+
+    def __init__(self, min_distance: float, box: float | None, obstacles: cKDTree | None) -> None:
+        self.d, self.d2, self.box, self.obstacles = min_distance, min_distance**2, box, obstacles
+
+    def _minimum_image(self, diff: np.ndarray) -> np.ndarray:
+        return diff - self.box * np.round(diff / self.box) if self.box else diff
+
+    def near(self, atoms: np.ndarray, centre: np.ndarray, reach: float) -> np.ndarray:
+        """The atoms that a residue reaching ``reach`` from ``centre`` could touch (checked once per residue)."""
+        diff = self._minimum_image(atoms - centre)
+        return atoms[np.einsum("ij,ij->i", diff, diff) < (reach + self.d) ** 2]
+
+    def __call__(self, new: np.ndarray, existing: np.ndarray) -> bool:
+        if existing.size:
+            diff = self._minimum_image(new[:, None, :] - existing[None, :, :])
+            if np.einsum("ijk,ijk->ij", diff, diff).min() < self.d2:
+                return True
+        if self.obstacles is not None:
+            dist, _ = self.obstacles.query(new % self.box, distance_upper_bound=self.d)
+            return bool(np.isfinite(dist).any())
+        return False
 
 
 def _oriented(res: Residue, mirrored: bool):

@@ -55,15 +55,12 @@ def join(units: Sequence[Fragment], head_cap: Fragment, tail_cap: Fragment) -> O
     return Oligomer(mol=mol, fragments=fragments, residue=np.array(residue), local=np.array(local))
 
 
-def embed(mol: Chem.Mol, seed: int = 7, n_conformers: int = 8, span: tuple[int, int] | None = None) -> Chem.Mol:
-    """3D coordinates: ETKDG conformers minimised with MMFF94 (UFF where MMFF lacks parameters).
-
-    With ``span`` (two atom indices) the conformer that puts them farthest apart is kept (an extended backbone,
-    which lets chains grow without dead ends); otherwise the lowest-energy one.
-    """
+def embed(mol: Chem.Mol, seed: int = 7, n_conformers: int = 8) -> Chem.Mol:
+    """ETKDG conformers minimised with MMFF94 (UFF where MMFF lacks parameters), lowest energy first."""
     mol = Chem.Mol(mol)
     params = AllChem.ETKDGv3()
     params.randomSeed = seed
+    params.numThreads = 0
     ids = list(AllChem.EmbedMultipleConfs(mol, n_conformers, params))
     if not ids:
         params.useRandomCoords = True
@@ -71,17 +68,21 @@ def embed(mol: Chem.Mol, seed: int = 7, n_conformers: int = 8, span: tuple[int, 
     if not ids:
         raise RuntimeError(f"RDKit could not embed {Chem.MolToSmiles(Chem.RemoveHs(mol))} in 3D")
     if AllChem.MMFFHasAllMoleculeParams(mol):
-        results = AllChem.MMFFOptimizeMoleculeConfs(mol, maxIters=2000)
+        results = AllChem.MMFFOptimizeMoleculeConfs(mol, numThreads=0, maxIters=500)
     else:
-        results = AllChem.UFFOptimizeMoleculeConfs(mol, maxIters=2000)
-    energies = [e for _, e in results]
-    if span is None:
-        best = ids[int(min(range(len(ids)), key=energies.__getitem__))]
-    else:
-        i, j = span
-        best = max(ids, key=lambda c: (mol.GetConformer(c).GetAtomPosition(i)
-                                       - mol.GetConformer(c).GetAtomPosition(j)).Length())
-    keep = Chem.Conformer(mol.GetConformer(best))
+        results = AllChem.UFFOptimizeMoleculeConfs(mol, numThreads=0, maxIters=500)
+    order = sorted(range(len(ids)), key=lambda i: results[i][1])
+    conformers = [Chem.Conformer(mol.GetConformer(ids[i])) for i in order]
     mol.RemoveAllConformers()
-    mol.AddConformer(keep, assignId=True)
+    for conf in conformers:
+        mol.AddConformer(conf, assignId=True)
     return mol
+
+
+def keep_conformer(mol: Chem.Mol, conf_id: int) -> Chem.Mol:
+    """A copy of ``mol`` with only conformer ``conf_id``."""
+    keep = Chem.Conformer(mol.GetConformer(conf_id))
+    out = Chem.Mol(mol)
+    out.RemoveAllConformers()
+    out.AddConformer(keep, assignId=True)
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,10 +68,10 @@ def middle_positions(sequence: Sequence[int]) -> dict[int, int]:
 
 def build_template(units: Sequence[Fragment], head_cap: Fragment, tail_cap: Fragment, seed: int = 7
                    ) -> tuple[Oligomer, list[int]]:
+    """The template oligomer with several embedded conformers (lowest MMFF energy first)."""
     sequence = template_sequence(len(units))
     oligomer = join([units[m] for m in sequence], head_cap, tail_cap)
-    ends = oligomer.atoms_of(0)[head_cap.head], oligomer.atoms_of(len(sequence) + 1)[tail_cap.head]
-    oligomer.mol = embed(oligomer.mol, seed=seed, span=(int(ends[0]), int(ends[1])))
+    oligomer.mol = embed(oligomer.mol, seed=seed)
     return oligomer, sequence
 
 
@@ -93,41 +94,52 @@ def fold_caps(charges: np.ndarray, caps: dict[int, int], n_atoms: int) -> np.nda
 
 
 def residues_from_template(oligomer: Oligomer, sequence: Sequence[int], types: Sequence[str],
-                           charges: Sequence[np.ndarray]) -> list[Residue]:
-    """Residue templates for each monomer (in input order) followed by the head and tail caps.
+                           charges: Sequence[np.ndarray], conformer: int = -1) -> list[Residue]:
+    """Residue templates, in this order: each monomer (its middle copy), the head cap, the tail cap, then the
+    template's first and last repeat units (the chain-end variants of monomers ``sequence[0]`` and
+    ``sequence[-1]``, whose types can differ where they bond to the caps).
 
-    ``charges`` holds one array per fragment in the same order (monomers, head cap, tail cap).
+    ``charges`` holds one array per fragment: the monomers, then the head cap, then the tail cap.
     """
-    coords = oligomer.mol.GetConformer().GetPositions()
-    positions = [*(middle_positions(sequence)[m] for m in range(len(charges) - 2)), 0, len(sequence) + 1]
+    coords = oligomer.mol.GetConformer(conformer).GetPositions()
+    n_monomers = len(charges) - 2
+    last = len(sequence) + 1
+    positions = [*(middle_positions(sequence)[m] for m in range(n_monomers)), 0, last, 1, last - 1]
+    fragment_charges = [*charges, charges[sequence[0]], charges[sequence[-1]]]
     chiral = {idx for idx, _ in Chem.FindMolChiralCenters(oligomer.mol, includeUnassigned=True,
                                                           useLegacyImplementation=False)}
-    residues = []
-    for pos, q in zip(positions, charges, strict=True):
-        frag = oligomer.fragments[pos]
-        atoms = oligomer.atoms_of(pos)
-        prev_atoms = oligomer.atoms_of(pos - 1) if pos > 0 else None
-        next_atoms = oligomer.atoms_of(pos + 1) if pos < len(oligomer.fragments) - 1 else None
-        prev_anchor = next_anchor = None
-        is_head_cap, is_tail_cap = pos == 0, pos == len(oligomer.fragments) - 1
-        if not is_head_cap:  # bonded at our head to the previous residue's tail (or the head cap's site)
-            prev_frag = oligomer.fragments[pos - 1]
-            prev_site = prev_frag.head if pos - 1 == 0 else prev_frag.tail
-            prev_anchor = coords[prev_atoms[prev_site]]
-        if not is_tail_cap:
-            next_anchor = coords[next_atoms[oligomer.fragments[pos + 1].head]]
-        residues.append(Residue(
-            name=frag.canonical,
-            types=[types[i] for i in atoms],
-            charges=np.asarray(q, dtype=float),
-            coords=coords[atoms],
-            elements=[a.GetSymbol() for a in frag.mol.GetAtoms()],
-            bonds=[(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in frag.mol.GetBonds()],
-            head=None if is_head_cap else frag.head,
-            tail=frag.head if is_head_cap else (None if is_tail_cap else frag.tail),
-            prev_anchor=prev_anchor,
-            next_anchor=next_anchor,
-            stereocentres=[] if is_head_cap or is_tail_cap
-            else [int(i) for i, a in enumerate(atoms) if a in chiral],
-        ))
+    residues = [_residue(oligomer, pos, coords, types, q, chiral) for pos, q in zip(positions, fragment_charges,
+                                                                                      strict=True)]
+    # The chain-end variants differ only in types: they keep the middle copy's geometry, so that every unit of a
+    # monomer has the same configuration at its stereocentres (the template's copies are embedded independently).
+    for variant, monomer in ((n_monomers + 2, sequence[0]), (n_monomers + 3, sequence[-1])):
+        middle = residues[monomer]
+        residues[variant] = dataclasses.replace(middle, types=residues[variant].types)
     return residues
+
+
+def _residue(oligomer: Oligomer, pos: int, coords: np.ndarray, types: Sequence[str], charges: np.ndarray,
+             chiral: set[int]) -> Residue:
+    frag = oligomer.fragments[pos]
+    atoms = oligomer.atoms_of(pos)
+    is_head_cap, is_tail_cap = pos == 0, pos == len(oligomer.fragments) - 1
+    prev_anchor = next_anchor = None
+    if not is_head_cap:  # our head bonds to the previous residue's tail (the head cap's attachment atom)
+        prev_frag = oligomer.fragments[pos - 1]
+        prev_site = prev_frag.head if pos - 1 == 0 else prev_frag.tail
+        prev_anchor = coords[oligomer.atoms_of(pos - 1)[prev_site]]
+    if not is_tail_cap:
+        next_anchor = coords[oligomer.atoms_of(pos + 1)[oligomer.fragments[pos + 1].head]]
+    return Residue(
+        name=frag.canonical,
+        types=[types[i] for i in atoms],
+        charges=np.asarray(charges, dtype=float),
+        coords=coords[atoms],
+        elements=[a.GetSymbol() for a in frag.mol.GetAtoms()],
+        bonds=[(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in frag.mol.GetBonds()],
+        head=None if is_head_cap else frag.head,
+        tail=frag.head if is_head_cap else (None if is_tail_cap else frag.tail),
+        prev_anchor=prev_anchor,
+        next_anchor=next_anchor,
+        stereocentres=[] if is_head_cap or is_tail_cap else [int(i) for i, a in enumerate(atoms) if a in chiral],
+    )

@@ -2,7 +2,7 @@
 
 Angles, proper dihedrals and impropers are enumerated from the bond graph as LEaP does: every path of three and
 four bonded atoms, and one improper per trivalent atom that has an improper parameter, with the central atom third
-and the other three ordered by atom type (ties by atom index).
+and the other three in the order of the matched parameter entry (see :func:`improper_atoms`).
 """
 
 from __future__ import annotations
@@ -125,15 +125,55 @@ def assign(top: Topology, params: ap.ParameterSet) -> ForceField:
         if _canonical(key) != key:
             key, atoms = key[::-1], atoms[::-1]
         ff.dihedral_terms.append((dihs.get(key, lambda k=key: ap.dihedral(params, *k)), atoms))
+    used: set[tuple[str, ...]] = set()  # improper entries LEaP has already copied into the unit's own parmset
+    matches: dict[tuple, tuple | None] = {}
     for centre, nc in enumerate(nbrs):
         if len(nc) != 3:
             continue
-        outer = sorted(nc, key=lambda a: (t[a], a))
-        term = ap.improper(params, tuple(t[a] for a in outer), t[centre])
-        if term is None:
+        signature = (tuple(sorted(t[a] for a in nc)), t[centre])
+        if signature not in matches:
+            matches[signature] = ap.improper_match(params, signature[0], signature[1])
+        match = matches[signature]
+        if match is None:
             continue
+        entry = match[0]
+        order = _leap_sorted(entry) if entry in used else entry
+        used.add(entry)
+        outer = sorted(nc, key=lambda a: (t[a], a))
         key = (t[outer[0]], t[outer[1]], t[centre], t[outer[2]])
         ff.improper_terms.append(
-            (imps.get(key, lambda term=term: cvff_improper(term)), (outer[0], outer[1], centre, outer[2]))
+            (imps.get(key, lambda term=match[1]: cvff_improper(term)), improper_atoms(order, nc, centre, t))
         )
     return ff
+
+
+def _leap_sorted(key: tuple[str, ...]) -> tuple[str, ...]:
+    """An improper key as LEaP stores it: outer types wildcards first, then alphabetical; centre third."""
+    a, b, d = sorted((key[0], key[1], key[3]), key=lambda x: (x != ap.WILDCARD, x))
+    return a, b, key[2], d
+
+
+def improper_atoms(key: tuple[str, ...], outer: Sequence[int], centre: int, t: Sequence[str]
+                   ) -> tuple[int, int, int, int]:
+    """The atom order LEaP writes for an improper matched to parameter ``key``: each outer atom in the slot of its
+    type in ``key``, atoms on wildcard slots in index order, and then atoms of equal type in index order.
+
+    The improper energy depends on this order once the centre is not exactly planar. LEaP orders the first improper
+    that uses a parameter entry by the entry as written in the file, and copies the entry, with its outer types
+    sorted, into the unit's own parameter set, which every later improper then matches first: so all later uses
+    follow the sorted key (``assign`` reproduces this, visiting the centres in atom order as LEaP does)."""
+    slots = (0, 1, 3)
+    atoms: dict[int, int] = {}
+    rest = sorted(outer)
+    for s in slots:
+        if key[s] != ap.WILDCARD:
+            atoms[s] = next(a for a in rest if t[a] == key[s])
+            rest.remove(atoms[s])
+    for s in slots:
+        if key[s] == ap.WILDCARD:
+            atoms[s] = rest.pop(0)
+    for typ in {t[a] for a in outer}:
+        same = [s for s in slots if t[atoms[s]] == typ]
+        for s, a in zip(same, sorted(atoms[s] for s in same), strict=True):
+            atoms[s] = a
+    return atoms[0], atoms[1], centre, atoms[3]
