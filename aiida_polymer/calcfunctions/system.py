@@ -54,8 +54,9 @@ def build_cell(parameters: orm.Dict, template: orm.SinglefileData, typed: orm.Si
     structure = orm.StructureData(cell=np.eye(3) * cell.box)
     for element, xyz in zip(cell.topology.elements, cell.coords, strict=True):
         structure.append_atom(position=tuple(xyz), symbols=element)
-    names = [*spec.smiles, spec.head_group, spec.tail_group]
-    roles = ["repeat_unit"] * len(spec.smiles) + ["head_group", "tail_group"]
+    units = list(spec.smiles)
+    names = [*units, spec.head_group, spec.tail_group, units[prep.sequence[0]], units[prep.sequence[-1]]]
+    roles = ["repeat_unit"] * len(units) + ["head_group", "tail_group", "first_unit", "last_unit"]
     residues = orm.Dict({
         "residues": [
             {"smiles": s, "role": role, "canonical": r.name, "types": r.types,

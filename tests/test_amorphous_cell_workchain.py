@@ -1,0 +1,60 @@
+"""``polymer.amorphous_cell`` on the temporary SQLite profile, with the real antechamber and parmchk2."""
+
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from aiida.plugins import WorkflowFactory
+
+AmorphousCell = WorkflowFactory("polymer.amorphous_cell")
+
+
+def _run(polymer_codes, **parameters):
+    return run_get_node(AmorphousCell, parameters=orm.Dict(parameters), antechamber=polymer_codes["antechamber"],
+                        parmchk2=polymer_codes["parmchk2"])
+
+
+def test_builds_a_cell_with_full_provenance(polymer_codes):
+    results, node = _run(polymer_codes, smiles=["*CC(*)c1ccccc1"], n_chains=2, atoms_per_chain=60, seed=3)
+    assert node.is_finished_ok, node.exit_message
+    summary = results["summary"].get_dict()
+    assert summary["n_chains"] == 2 and summary["degree_of_polymerization"] == 3
+    assert len(results["structure"].sites) == summary["n_atoms"] == 2 * (3 * 16 + 8)
+    assert results["data_file"].get_content().startswith("aiida-polymer amorphous cell")
+    residues = results["residues"].get_dict()["residues"]
+    assert [r["role"] for r in residues[:3]] == ["repeat_unit", "head_group", "tail_group"]
+    assert all(abs(r["net_charge"]) < 1e-12 for r in residues)
+    assert results["forcefield"]["gaff2_dat"]["title"].startswith("AMBER General Force Field")
+
+    # The AmberTools calls are ShellJobs with their code, inputs and outputs as nodes.
+    jobs = {n.base.links.get_incoming(link_label_filter="code").one().node.label: n for n in node.called
+            if isinstance(n, orm.CalcJobNode)}
+    assert set(jobs) == {"antechamber", "parmchk2"}
+    assert all(job.is_finished_ok for job in jobs.values())
+    assert "gaff2" in jobs["antechamber"].inputs.arguments.get_list()
+    assert jobs["parmchk2"].inputs.nodes.typed.uuid == jobs["antechamber"].outputs.typed_mol2.uuid
+    assert "AmberTools" in jobs["antechamber"].inputs.code.description
+    build = [n for n in node.called if n.process_label == "build_cell"][0]
+    assert build.outputs.data_file.uuid == results["data_file"].uuid
+
+
+@pytest.mark.parametrize("smiles", ["*CC(*", "*CC", "*C[Si](C)(C)*"])
+def test_bad_smiles_exit_201_and_nothing_else_is_created(polymer_codes, smiles):
+    before = orm.QueryBuilder().append(orm.Node).count()
+    _, node = _run(polymer_codes, smiles=[smiles])
+    assert node.exit_status == AmorphousCell.exit_codes.ERROR_INVALID_SMILES.status == 201
+    assert not node.called and not list(node.outputs)
+    assert "*" in node.exit_message or "SMILES" in node.exit_message
+    # only the WorkChain node and its input Dict were stored
+    assert orm.QueryBuilder().append(orm.Node).count() == before + 2
+
+
+def test_bad_options_exit_202(polymer_codes):
+    _, node = _run(polymer_codes, smiles=["*CC*"], tacticity="heterotactic")
+    assert node.exit_status == 202 and "tacticity" in node.exit_message
+    _, node = _run(polymer_codes, smiles=["*CC*"], no_such_option=1)
+    assert node.exit_status == 202
+
+
+def test_unbuildable_cell_exit_410(polymer_codes):
+    _, node = _run(polymer_codes, smiles=["*CC*"], n_chains=20, atoms_per_chain=200, density=5.0)
+    assert node.exit_status == 410 and "density" in node.exit_message
