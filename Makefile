@@ -36,7 +36,7 @@ lint: install
 	$(VENV)/bin/ruff format --check aiida_polymer tests benchmarks
 
 benchmark: install
-	$(VENV)/bin/python benchmarks/build_cell.py
+	taskset -c 0 $(VENV)/bin/python benchmarks/build_cell.py
 
 clean-profile:
 	rm -rf .aiida
