@@ -1,0 +1,168 @@
+"""LAMMPS input scripts for one MD stage, rendered from a stage specification (plain data).
+
+One stage = one LAMMPS run: read the system (data file or restart file), set the potential, optionally minimise,
+then integrate with NVT/NPT/NVE (temperature and pressure ramps, SHAKE on X–H bonds, ``fix deform`` compression),
+writing restart files at a cadence and ``final.restart``/``final.data`` at the end. Time series go to files the
+parser reads: ``log.lammps`` (thermo), ``rg.dat`` (per-chain radius of gyration), ``msd.dat`` (per-chain centre-of-
+mass MSD) and ``dipole.dat`` (total dipole moment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .lammps_io import STYLES
+
+THERMO_COLUMNS = ("step", "time", "temp", "press", "vol", "density", "etotal", "ke", "pe", "ebond", "eangle",
+                  "edihed", "eimp", "evdwl", "ecoul", "elong", "enthalpy", "lx", "ly", "lz")
+FINAL_RESTART, FINAL_DATA = "final.restart", "final.data"
+RESTART_FILES = ("restart.a", "restart.b")
+OUTPUT_FILES = {"rg": "rg.dat", "msd": "msd.dat", "dipole": "dipole.dat"}
+AVOGADRO = 6.02214076e23
+
+
+class StageError(ValueError):
+    """A stage specification that cannot be rendered; the message says which field."""
+
+
+@dataclass
+class Stage:
+    """One MD stage. Times in fs, temperatures in K, pressures in atm, density in g/cm³."""
+
+    name: str = "stage"
+    ensemble: str = "nvt"  # nvt | npt | nve | minimize
+    steps: int = 1000
+    timestep: float = 1.0
+    temperature: float | list[float] = 300.0  # constant, or [start, stop]
+    pressure: float | list[float] = 1.0  # npt only
+    tdamp: float | None = None  # default 100 timesteps
+    pdamp: float | None = None  # default 1000 timesteps
+    shake: bool = False  # constrain bonds to hydrogen (atoms of mass ~1.008)
+    deform_density: float | None = None  # compress/expand the box to this density over the stage (nvt)
+    potential: str = "full"  # full (lj/charmm/coul/long + pppm) | lj_short (lj/cut, no charges)
+    lj_cutoff: float = 3.0  # for lj_short
+    cutoff_inner: float = 8.0
+    cutoff: float = 12.0
+    kspace_accuracy: float = 1e-6
+    minimize_first: bool = False
+    minimize: dict[str, float] = field(default_factory=lambda: {"etol": 1e-4, "ftol": 1e-6, "maxiter": 10000,
+                                                                  "maxeval": 100000})
+    velocity_seed: int | None = None  # create velocities at the start temperature
+    thermo_every: int = 1000
+    sample_every: int = 0  # Rg/MSD/dipole output cadence (0: off)
+    restart_every: int = 0
+    timeout: str | None = None  # "HH:MM:SS": stop cleanly and write final files before the walltime
+    neighbor_skin: float = 2.0
+    extra: list[str] = field(default_factory=list)  # commands appended before the run (expert use)
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> Stage:
+        known = {f.name for f in fields(cls)}
+        unknown = set(spec) - known
+        if unknown:
+            raise StageError(f"unknown stage field(s): {', '.join(sorted(unknown))}")
+        stage = cls(**spec)
+        stage.validate()
+        return stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        if self.ensemble not in ("nvt", "npt", "nve", "minimize"):
+            raise StageError(f"ensemble must be nvt, npt, nve or minimize, not {self.ensemble!r}")
+        if self.potential not in ("full", "lj_short"):
+            raise StageError(f"potential must be full or lj_short, not {self.potential!r}")
+        if self.steps < 0 or self.timestep <= 0:
+            raise StageError("steps must be >= 0 and timestep > 0")
+        if self.deform_density is not None and self.ensemble == "npt":
+            raise StageError("deform_density needs a constant-volume ensemble (nvt or nve)")
+        for name in ("temperature", "pressure"):
+            value = getattr(self, name)
+            if isinstance(value, list) and len(value) != 2:
+                raise StageError(f"{name} must be a number or [start, stop]")
+
+    @property
+    def t_start_stop(self) -> tuple[float, float]:
+        t = self.temperature
+        return (float(t[0]), float(t[1])) if isinstance(t, list) else (float(t), float(t))
+
+    @property
+    def p_start_stop(self) -> tuple[float, float]:
+        p = self.pressure
+        return (float(p[0]), float(p[1])) if isinstance(p, list) else (float(p), float(p))
+
+
+def render(stage: Stage, source: str, continuation: bool = False) -> str:
+    """The input script. A new stage reads the data file ``source`` (the builder's, or the previous stage's
+    ``final.data``, which carries velocities); ``continuation=True`` resumes this same stage from the restart file
+    ``source`` after an interruption, keeping its step counter and target step."""
+    s = stage
+    lines = [f"# aiida-polymer stage: {s.name}", f"units {STYLES['units']}", f"atom_style {STYLES['atom_style']}"]
+    if continuation:  # the restart file keeps the pair style, its coefficients and special_bonds
+        lines.append(f"read_restart {source}")
+    else:
+        lines += [f"{key} {STYLES[key]}" for key in ("bond_style", "angle_style", "dihedral_style", "improper_style")]
+        lines += [*_potential(s), f"read_data {source}", "reset_timestep 0"]
+    lines += [f"kspace_style pppm {s.kspace_accuracy:g}" if s.potential == "full" else "kspace_style none",
+              f"neighbor {s.neighbor_skin:g} bin", "neigh_modify delay 0 every 1 check yes",
+              f"timestep {s.timestep:g}", f"thermo_style custom {' '.join(THERMO_COLUMNS)}",
+              "thermo_modify flush yes", f"thermo {s.thermo_every}"]
+    if s.timeout:
+        lines.append(f"timer timeout {s.timeout} every 100")
+    if (s.minimize_first and not continuation) or s.ensemble == "minimize":
+        m = s.minimize
+        lines.append(f"minimize {m['etol']:g} {m['ftol']:g} {int(m['maxiter'])} {int(m['maxeval'])}")
+        if s.ensemble != "minimize":
+            lines.append("reset_timestep 0")
+    if s.ensemble != "minimize":
+        lines += _dynamics(s, continuation)
+    lines += [f"write_restart {FINAL_RESTART}", f"write_data {FINAL_DATA}"]
+    return "\n".join(lines) + "\n"
+
+
+def _potential(s: Stage) -> list[str]:
+    if s.potential == "lj_short":
+        return [f"pair_style lj/cut {s.lj_cutoff:g}", "pair_modify mix arithmetic",
+                f"special_bonds {STYLES['special_bonds']}"]
+    return [f"pair_style lj/charmm/coul/long {s.cutoff_inner:g} {s.cutoff:g}", "pair_modify mix arithmetic",
+            f"special_bonds {STYLES['special_bonds']}"]
+
+
+def _dynamics(s: Stage, continuation: bool) -> list[str]:
+    t0, t1 = s.t_start_stop
+    tdamp = s.tdamp or 100 * s.timestep
+    lines = []
+    if s.velocity_seed is not None and not continuation:
+        lines.append(f"velocity all create {t0:g} {s.velocity_seed} mom yes rot yes dist gaussian")
+    if s.shake:
+        lines.append("fix shake all shake 1e-4 100 0 m 1.008")
+    if s.ensemble == "nvt":
+        lines.append(f"fix integrate all nvt temp {t0:g} {t1:g} {tdamp:g}")
+    elif s.ensemble == "npt":
+        p0, p1 = s.p_start_stop
+        pdamp = s.pdamp or 1000 * s.timestep
+        lines.append(f"fix integrate all npt temp {t0:g} {t1:g} {tdamp:g} iso {p0:g} {p1:g} {pdamp:g}")
+    else:
+        lines.append("fix integrate all nve")
+    if s.deform_density is not None:
+        lines += [f"variable target_length equal (mass(all)/{AVOGADRO:.8e}/{s.deform_density:g}*1e24)^(1/3)",
+                  "fix deform all deform 1 x final 0.0 ${target_length} y final 0.0 ${target_length} "
+                  "z final 0.0 ${target_length} remap x"]
+    if s.sample_every:
+        n = s.sample_every
+        lines += ["compute chains all chunk/atom molecule",
+                  "compute rg all gyration/chunk chains",
+                  f"fix rg all ave/time {n} 1 {n} c_rg mode vector file {OUTPUT_FILES['rg']}",
+                  "compute msd all msd/chunk chains",
+                  f"fix msd all ave/time {n} 1 {n} c_msd[4] mode vector file {OUTPUT_FILES['msd']}",
+                  "compute dipole all dipole",
+                  f"fix dipole all ave/time {n} 1 {n} c_dipole[1] c_dipole[2] c_dipole[3] "
+                  f"file {OUTPUT_FILES['dipole']}"]
+    if s.restart_every:
+        lines.append(f"restart {s.restart_every} {' '.join(RESTART_FILES)}")
+    lines += s.extra
+    # ramps (temperature, pressure, deform) span the whole stage, also when continuing after an interruption
+    lines.append(f"run {s.steps} upto start 0 stop {s.steps}")
+    return lines
