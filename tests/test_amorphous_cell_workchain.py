@@ -33,7 +33,7 @@ def test_builds_a_cell_with_full_provenance(polymer_codes):
     assert "gaff2" in jobs["antechamber"].inputs.arguments.get_list()
     assert jobs["parmchk2"].inputs.nodes.typed.uuid == jobs["antechamber"].outputs.typed_mol2.uuid
     assert "AmberTools" in jobs["antechamber"].inputs.code.description
-    build = [n for n in node.called if n.process_label == "build_cell"][0]
+    build = next(n for n in node.called if n.process_label == "build_cell")
     assert build.outputs.data_file.uuid == results["data_file"].uuid
 
 

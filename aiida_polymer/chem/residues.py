@@ -8,9 +8,9 @@ those of the template's end residues.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
