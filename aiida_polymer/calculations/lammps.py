@@ -1,0 +1,109 @@
+"""``polymer.lammps``: one MD stage in LAMMPS, from a data file or from a previous run's folder."""
+
+from __future__ import annotations
+
+from aiida import orm
+from aiida.common import datastructures
+from aiida.engine import CalcJob
+
+from ..chem.lammps_input import FINAL_DATA, FINAL_RESTART, OUTPUT_FILES, Stage, StageError, render
+
+INPUT, LOG, DATA, PARENT_DATA, PARENT_RESTART = "in.lammps", "log.lammps", "system.data", "parent.data", \
+    "parent.restart"
+TIMEOUT_MARGIN = 0.93  # LAMMPS stops itself (and writes its final files) at this fraction of the walltime
+
+
+def _validate_stage(value: orm.Dict, _) -> str | None:
+    try:
+        Stage.from_dict(value.get_dict())
+    except (StageError, TypeError) as exc:
+        return f"invalid stage: {exc}"
+    return None
+
+
+def _validate_inputs(inputs, _) -> str | None:
+    if ("data_file" in inputs) == ("parent_folder" in inputs):
+        return "give exactly one of `data_file` or `parent_folder`"
+    return None
+
+
+def timeout_for(seconds: int | None) -> str | None:
+    """``timer timeout`` value leaving LAMMPS time to write its restart before the scheduler's walltime."""
+    if not seconds:
+        return None
+    left = int(seconds * TIMEOUT_MARGIN)
+    return f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}"
+
+
+class LammpsCalculation(CalcJob):
+    """Run one stage (see :class:`aiida_polymer.chem.lammps_input.Stage`) with ``lmp -in in.lammps``.
+
+    With ``parent_folder``, ``settings['continuation']`` chooses between resuming the same stage from a restart
+    file (``settings['restart_file']``, default ``final.restart``) and starting a new stage from the parent's
+    ``final.data``.
+    """
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input("stage", valid_type=orm.Dict, validator=_validate_stage, help="The stage specification.")
+        spec.input("data_file", valid_type=orm.SinglefileData, required=False, help="LAMMPS data file to start from.")
+        spec.input("parent_folder", valid_type=orm.RemoteData, required=False,
+                   help="Folder of a previous run: its final.data (new stage) or a restart file (continuation).")
+        spec.input("settings", valid_type=orm.Dict, required=False,
+                   help="continuation (bool), restart_file (str), cmdline (list of extra lmp arguments).")
+        spec.inputs.validator = _validate_inputs
+        options = spec.inputs["metadata"]["options"]
+        options["parser_name"].default = "polymer.lammps"
+        options["resources"].default = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
+        options["withmpi"].default = True
+
+        spec.output("thermo", valid_type=orm.ArrayData, help="Thermo time series, one array per column.")
+        spec.output("rg", valid_type=orm.ArrayData, required=False, help="Per-chain radius of gyration series.")
+        spec.output("msd", valid_type=orm.ArrayData, required=False, help="Per-chain centre-of-mass MSD series.")
+        spec.output("dipole", valid_type=orm.ArrayData, required=False, help="Total dipole moment series.")
+        spec.output("final_data", valid_type=orm.SinglefileData, required=False, help="write_data at the end.")
+        spec.output("output_parameters", valid_type=orm.Dict, help="Summary: steps, completion, timing, version.")
+        spec.default_output_node = "output_parameters"
+
+        spec.exit_code(301, "ERROR_NO_LOG", message="log.lammps was not retrieved: LAMMPS did not start.")
+        spec.exit_code(302, "ERROR_LOG_UNPARSABLE", message="log.lammps could not be parsed: {message}")
+        spec.exit_code(303, "ERROR_NO_THERMO", message="log.lammps holds no thermo output.")
+        spec.exit_code(304, "ERROR_INCOMPLETE", message="LAMMPS stopped without finishing (killed or crashed) at "
+                                                        "step {step}.")
+        spec.exit_code(400, "ERROR_OUT_OF_WALLTIME", message="Stopped by the walltime at step {step}; a restart file "
+                                                             "was written.")
+        spec.exit_code(401, "ERROR_LOST_ATOMS", message="LAMMPS lost atoms: {message}")
+        spec.exit_code(402, "ERROR_BOND_ATOMS_MISSING", message="Bonded atoms missing: {message}")
+        spec.exit_code(403, "ERROR_SHAKE", message="SHAKE failed: {message}")
+        spec.exit_code(404, "ERROR_OUT_OF_RANGE_ATOMS", message="Out of range atoms (PPPM): {message}")
+        spec.exit_code(405, "ERROR_NAN", message="The simulation blew up (NaN or infinite values): {message}")
+        spec.exit_code(410, "ERROR_LAMMPS", message="LAMMPS error: {message}")
+
+    def prepare_for_submission(self, folder):
+        stage = Stage.from_dict(self.inputs.stage.get_dict())
+        settings = self.inputs.settings.get_dict() if "settings" in self.inputs else {}
+        if stage.timeout is None:
+            stage.timeout = timeout_for(self.inputs.metadata.options.get("max_wallclock_seconds"))
+        continuation = bool(settings.get("continuation", False))
+        calcinfo = datastructures.CalcInfo()
+        calcinfo.local_copy_list, calcinfo.remote_copy_list = [], []
+        if "data_file" in self.inputs:
+            node = self.inputs.data_file
+            calcinfo.local_copy_list.append((node.uuid, node.filename, DATA))
+            source = DATA
+        else:
+            parent = self.inputs.parent_folder
+            name, source = ((settings.get("restart_file", FINAL_RESTART), PARENT_RESTART) if continuation
+                            else (FINAL_DATA, PARENT_DATA))
+            calcinfo.remote_copy_list.append((parent.computer.uuid, f"{parent.get_remote_path()}/{name}", source))
+        folder.get_subfolder(".", create=True)
+        with folder.open(INPUT, "w") as handle:
+            handle.write(render(stage, source, continuation))
+
+        codeinfo = datastructures.CodeInfo()
+        codeinfo.code_uuid = self.inputs.code.uuid
+        codeinfo.cmdline_params = ["-in", INPUT, "-log", LOG, *settings.get("cmdline", [])]
+        calcinfo.codes_info = [codeinfo]
+        calcinfo.retrieve_list = [LOG, FINAL_DATA, *OUTPUT_FILES.values()]
+        return calcinfo

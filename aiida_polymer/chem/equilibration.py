@@ -1,0 +1,83 @@
+"""The equilibration protocol (packing, 21-step compression, NPT production) expanded into MD stages.
+
+The protocol is data (``aiida_polymer/protocols/equilibrate.yaml``); this module only turns its durations in ps
+into steps and its symbolic temperatures/pressures into numbers.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+import yaml
+
+from .lammps_input import Stage
+
+PROTOCOL_FILE = files("aiida_polymer.protocols") / "equilibrate.yaml"
+
+
+def load_protocols() -> dict[str, Any]:
+    return yaml.safe_load(PROTOCOL_FILE.read_text())
+
+
+def protocol(name: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One protocol's settings, with ``overrides`` merged in section by section."""
+    data = load_protocols()
+    name = name or data["default_protocol"]
+    if name not in data["protocols"]:
+        raise ValueError(f"unknown protocol {name!r}; choose from {', '.join(data['protocols'])}")
+    settings = {key: dict(value) if isinstance(value, dict) else value
+                for key, value in data["protocols"][name].items()}
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict) and isinstance(settings.get(section), dict):
+            settings[section].update(values)
+        else:
+            settings[section] = values
+    settings["larsen_21_step"] = data["larsen_21_step"]
+    return settings
+
+
+def _steps(duration_ps: float, timestep_fs: float) -> int:
+    return max(1, round(duration_ps * 1000.0 / timestep_fs))
+
+
+def _md(settings: dict[str, Any]) -> dict[str, Any]:
+    md = settings["md"]
+    return {"timestep": md["timestep"], "kspace_accuracy": md["kspace_accuracy"], "cutoff_inner": md["cutoff_inner"],
+            "cutoff": md["cutoff"]}
+
+
+def packing_stage(settings: dict[str, Any], seed: int = 1) -> Stage:
+    """LJ-only short-cutoff potential, minimise, heat to the packing temperature while compressing."""
+    p, md = settings["packing"], settings["md"]
+    steps = _steps(p["duration"], md["timestep"])
+    return Stage(name="packing", ensemble="nvt", potential="lj_short", lj_cutoff=p.get("lj_cutoff", 3.0),
+                 minimize_first=True, velocity_seed=seed, temperature=[300.0, float(p["temperature"])],
+                 deform_density=float(p["density"]), steps=steps, thermo_every=max(1, steps // 20),
+                 **_md(settings))
+
+
+def compression_stages(settings: dict[str, Any]) -> list[Stage]:
+    """The 21-step table with the protocol's temperatures, pressures and duration scale."""
+    c, md = settings["compression"], settings["md"]
+    temperatures = {"t_max": c["t_max"], "t_final": c["t_final"]}
+    stages = []
+    for i, (ensemble, temp, pressure, duration) in enumerate(settings["larsen_21_step"], 1):
+        steps = _steps(duration * c["duration_scale"], md["timestep"])
+        stage: dict[str, Any] = {"name": f"compression_{i:02d}", "ensemble": ensemble,
+                                 "temperature": float(temperatures[temp]), "steps": steps,
+                                 "shake": md.get("shake", False), "thermo_every": max(1, steps // 10), **_md(settings)}
+        if ensemble == "npt":
+            stage["pressure"] = float(c["p_final"] if pressure == "p_final" else pressure * c["p_max"])
+        stages.append(Stage(**stage))
+    return stages
+
+
+def production_stage(settings: dict[str, Any], segment: int = 1) -> Stage:
+    """One NPT production segment, sampling Rg, MSD and dipole moment."""
+    p, md = settings["production"], settings["md"]
+    steps = _steps(p["duration"], md["timestep"])
+    return Stage(name=f"production_{segment:02d}", ensemble="npt", temperature=float(p["temperature"]),
+                 pressure=float(p["pressure"]), steps=steps, restart_every=max(1, steps // 10),
+                 shake=md.get("shake", False), thermo_every=_steps(p["thermo_every_ps"], md["timestep"]),
+                 sample_every=_steps(p["sample_every_ps"], md["timestep"]), **_md(settings))

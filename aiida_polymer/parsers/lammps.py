@@ -1,0 +1,110 @@
+"""Parser of ``polymer.lammps``: reads ``log.lammps`` and the sampling files (never relies on the launcher's
+stdout, which on some machines goes elsewhere; it is only consulted for errors raised on MPI ranks > 0 when the
+log stops without one)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from aiida import orm
+from aiida.parsers import Parser
+
+from ..calculations.lammps import LOG
+from ..chem.lammps_input import FINAL_DATA, FINAL_RESTART, OUTPUT_FILES, THERMO_COLUMNS
+from ..chem.lammps_log import parse_log
+
+EXIT_BY_KIND = {"lost_atoms": "ERROR_LOST_ATOMS", "bond_atoms_missing": "ERROR_BOND_ATOMS_MISSING",
+                "shake_failure": "ERROR_SHAKE", "out_of_range_atoms": "ERROR_OUT_OF_RANGE_ATOMS",
+                "nan": "ERROR_NAN", "other": "ERROR_LAMMPS"}
+
+
+def read_vector_file(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """A ``fix ave/time ... mode vector`` file: (steps, values[frame, row])."""
+    steps, frames, rows = [], [], []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        tokens = line.split()
+        if len(tokens) == 2 and not rows:
+            steps.append(int(tokens[0]))
+            rows = [None] * int(tokens[1])
+            count = 0
+            continue
+        rows[count] = float(tokens[1])
+        count += 1
+        if count == len(rows):
+            frames.append(rows)
+            rows = []
+    return np.array(steps[: len(frames)], dtype=int), np.array(frames, dtype=float)
+
+
+def read_scalar_file(text: str) -> np.ndarray:
+    """A ``fix ave/time`` scalar file: one row per sample (step first)."""
+    return np.loadtxt(io.StringIO(text), comments="#", ndmin=2)
+
+
+def _array(**arrays: np.ndarray) -> orm.ArrayData:
+    node = orm.ArrayData()
+    for name, values in arrays.items():
+        node.set_array(name, np.asarray(values))
+    return node
+
+
+class LammpsParser(Parser):
+    """Thermo series, sampled series, final data file and a summary; LAMMPS errors as distinct exit codes."""
+
+    def parse(self, **kwargs):
+        retrieved = self.retrieved
+        names = retrieved.base.repository.list_object_names()
+        if LOG not in names:
+            return self.exit_codes.ERROR_NO_LOG
+        try:
+            log = parse_log(retrieved.base.repository.get_object_content(LOG))
+        except Exception as exc:
+            return self.exit_codes.ERROR_LOG_UNPARSABLE.format(message=str(exc))
+        if log.truncated and not log.errors:
+            stdout = self.node.get_option("scheduler_stdout")
+            if stdout in names:
+                screen = parse_log(retrieved.base.repository.get_object_content(stdout))
+                log.errors, log.error_kind = screen.errors, screen.error_kind
+
+        thermo = log.thermo(concatenate=False)  # the MD run is the stage's last run
+        if len(thermo) == len(THERMO_COLUMNS):  # LAMMPS prints its own headers (TotEng, E_bond, ...): use keywords
+            thermo = dict(zip(THERMO_COLUMNS, thermo.values(), strict=True))
+        if thermo:
+            self.out("thermo", _array(**thermo))
+        self._parse_samples(names)
+        if FINAL_DATA in names:
+            content = retrieved.base.repository.get_object_content(FINAL_DATA, mode="rb")
+            self.out("final_data", orm.SinglefileData(io.BytesIO(content), filename=FINAL_DATA))
+
+        target = int(self.node.inputs.stage.get("steps", 0))
+        summary = log.summary()
+        summary.pop("runs", None)
+        summary.update(target_step=target, final_restart=FINAL_RESTART if log.completed else None,
+                       stage=self.node.inputs.stage.get("name"))
+        self.out("output_parameters", orm.Dict(summary))
+
+        if log.error_kind:
+            message = log.errors[0] if log.errors else "non-finite thermo values"
+            return getattr(self.exit_codes, EXIT_BY_KIND[log.error_kind]).format(message=message.splitlines()[0])
+        if log.truncated:
+            return self.exit_codes.ERROR_INCOMPLETE.format(step=log.last_step)
+        if not thermo:
+            return self.exit_codes.ERROR_NO_THERMO
+        if log.timeout and (log.last_step or 0) < target:
+            return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(step=log.last_step)
+        return None
+
+    def _parse_samples(self, names: list[str]) -> None:
+        content = self.retrieved.base.repository.get_object_content
+        for key in ("rg", "msd"):
+            if OUTPUT_FILES[key] in names:
+                steps, values = read_vector_file(content(OUTPUT_FILES[key]))
+                if len(steps):
+                    self.out(key, _array(step=steps, values=values))
+        if OUTPUT_FILES["dipole"] in names:
+            table = read_scalar_file(content(OUTPUT_FILES["dipole"]))
+            if table.size:
+                self.out("dipole", _array(step=table[:, 0].astype(int), dipole=table[:, 1:4]))

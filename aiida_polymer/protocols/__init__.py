@@ -1,0 +1,1 @@
+"""Protocol files (YAML): fast, moderate and precise settings for each workflow."""

@@ -1,0 +1,87 @@
+"""``polymer.lammps`` and ``polymer.lammps.base`` with the real LAMMPS on a tiny polyethylene cell."""
+
+import io
+import itertools
+
+import numpy as np
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from aiida.plugins import CalculationFactory, WorkflowFactory
+
+from aiida_polymer.chem.builder import CellSpec, build_cell
+
+LammpsCalculation = CalculationFactory("polymer.lammps")
+LammpsBase = WorkflowFactory("polymer.lammps.base")
+
+
+@pytest.fixture(scope="module")
+def pe_data():
+    cell = build_cell(CellSpec(smiles=["*CC*"], n_chains=3, atoms_per_chain=44, density=0.6, seed=4))
+    return cell.data_file()
+
+
+@pytest.fixture
+def lmp(polymer_codes):
+    return polymer_codes["lmp"]
+
+
+def _inputs(lmp, data, **stage):
+    spec = {"name": "test", "ensemble": "nvt", "steps": 200, "temperature": 300.0, "thermo_every": 20,
+            "kspace_accuracy": 1e-4, "cutoff_inner": 4.0, "cutoff": 5.0, "velocity_seed": 3, **stage}
+    return {"code": lmp, "stage": orm.Dict(spec),
+            "data_file": orm.SinglefileData(io.BytesIO(data.encode()), filename="system.data"),
+            "metadata": {"options": {"withmpi": False, "resources": {"num_machines": 1}}}}
+
+
+def test_nvt_stage_outputs(lmp, pe_data):
+    results, node = run_get_node(LammpsCalculation, **_inputs(lmp, pe_data, ensemble="npt", sample_every=50,
+                                                             minimize_first=True))
+    assert node.is_finished_ok, node.exit_message
+    thermo = results["thermo"]
+    steps = thermo.get_array("step")
+    assert steps[0] == 0 and steps[-1] == 200 and len(steps) == 11
+    assert np.all(np.isfinite(thermo.get_array("enthalpy"))) and np.all(thermo.get_array("vol") > 0)
+    params = results["output_parameters"].get_dict()
+    assert params["completed"] and not params["timeout"] and params["last_step"] == 200
+    assert params["version"].startswith("22 Jul 2025")
+    assert results["rg"].get_array("values").shape == (5, 3)  # steps 0, 50, ..., 200 x 3 chains
+    assert results["dipole"].get_array("dipole").shape == (5, 3)
+    assert results["final_data"].get_content().count("Velocities") == 1
+
+
+def test_blow_up_is_a_typed_exit_code(lmp, pe_data):
+    _, node = run_get_node(LammpsCalculation, **_inputs(lmp, pe_data, timestep=40.0, steps=2000))
+    assert node.exit_status in (401, 402, 404, 405), node.exit_message
+
+
+def test_base_workchain_halves_the_timestep_until_it_runs(lmp, pe_data):
+    inputs = _inputs(lmp, pe_data, timestep=16.0, steps=500)
+    _, node = run_get_node(LammpsBase, lammps=inputs, max_timestep_halvings=orm.Int(4))
+    assert node.is_finished_ok, node.exit_message
+    calcs = sorted(node.called, key=lambda n: n.ctime)
+    assert calcs[0].exit_status in (401, 402, 404, 405)
+    timesteps = [c.inputs.stage["timestep"] for c in calcs]
+    steps = [c.inputs.stage["steps"] for c in calcs]
+    assert timesteps == [16.0 / 2**i for i in range(len(calcs))] and len(calcs) >= 2
+    assert [t * s for t, s in zip(timesteps, steps, strict=True)] == [16.0 * 500] * len(calcs)
+
+
+def test_base_workchain_gives_up_after_the_allowed_halvings(lmp, pe_data):
+    _, node = run_get_node(LammpsBase, lammps=_inputs(lmp, pe_data, timestep=200.0, steps=100),
+                           max_timestep_halvings=orm.Int(1))
+    assert node.exit_status == LammpsBase.exit_codes.ERROR_TIMESTEP_HALVINGS_EXHAUSTED.status
+    assert len(node.called) == 2
+
+
+def test_base_workchain_continues_after_the_walltime(lmp, pe_data):
+    inputs = _inputs(lmp, pe_data, steps=6000, timeout="0:00:01", thermo_every=1000, restart_every=5000)
+    results, node = run_get_node(LammpsBase, lammps=inputs, max_iterations=orm.Int(20))
+    assert node.is_finished_ok, node.exit_message
+    calcs = sorted(node.called, key=lambda n: n.ctime)
+    assert calcs[0].exit_status == 400 and len(calcs) >= 2
+    assert all(c.inputs.settings["continuation"] for c in calcs[1:])
+    assert results["output_parameters"]["last_step"] == 6000
+    # every continuation picked up where the previous one stopped
+    for previous, current in itertools.pairwise(calcs):
+        assert current.outputs.thermo.get_array("step")[0] >= previous.outputs.output_parameters["last_step"] - 1000
