@@ -8,6 +8,7 @@ improper cvff, special_bonds amber. Type labels name every type by its GAFF2 ato
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -96,3 +97,58 @@ def write_data(top: Topology, ff: ForceField, coords: np.ndarray, images: np.nda
             w("".join(f"{n} {c + 1} " + " ".join(str(a + 1) for a in atoms) + "\n"
                       for n, (c, atoms) in enumerate(terms, 1)))
     return out.getvalue()
+
+
+@dataclass
+class DataFile:
+    """What the analysis needs from a data file: box lengths, per-atom mass/molecule/charge, unwrapped coordinates
+    and bonds (0-based), ordered by atom id."""
+
+    box: np.ndarray
+    mass: np.ndarray
+    molecule: np.ndarray
+    charge: np.ndarray
+    coords: np.ndarray
+    bonds: np.ndarray
+
+    @property
+    def total_mass(self) -> float:
+        return float(self.mass.sum())
+
+
+def read_data(text: str) -> DataFile:
+    """Read a LAMMPS ``atom_style full`` data file (ours or one from ``write_data``)."""
+    lines = text.splitlines()
+    bounds = {}
+    for line in lines[1:60]:
+        parts = line.split()
+        if len(parts) == 4 and parts[2].endswith("lo"):
+            bounds[parts[2][0]] = (float(parts[0]), float(parts[1]))
+    box = np.array([bounds[a][1] - bounds[a][0] for a in "xyz"])
+    sections = _sections(lines)
+    masses = {int(row[0]): float(row[1]) for row in sections["Masses"]}
+    atoms = np.array(sorted(sections["Atoms"], key=lambda r: int(r[0])), dtype=object)
+    ids = atoms[:, 0].astype(int)
+    index = {atom_id: i for i, atom_id in enumerate(ids)}
+    coords = atoms[:, 4:7].astype(float)
+    if atoms.shape[1] >= 10:
+        coords = coords + atoms[:, 7:10].astype(int) * box
+    bonds = np.array([(index[int(r[2])], index[int(r[3])]) for r in sections.get("Bonds", [])], dtype=int)
+    return DataFile(box=box, mass=np.array([masses[int(t)] for t in atoms[:, 2]]), molecule=atoms[:, 1].astype(int),
+                    charge=atoms[:, 3].astype(float), coords=coords, bonds=bonds.reshape(-1, 2))
+
+
+def _sections(lines: list[str]) -> dict[str, list[list[str]]]:
+    """Rows of each section (keyword line, blank line, rows until the next blank line)."""
+    out: dict[str, list[list[str]]] = {}
+    i = 0
+    while i < len(lines):
+        words = lines[i].split("#")[0].split()
+        if words and words[0] in ("Masses", "Atoms", "Bonds", "Velocities"):
+            rows, i = [], i + 2
+            while i < len(lines) and lines[i].strip():
+                rows.append(lines[i].split("#")[0].split())
+                i += 1
+            out[words[0]] = rows
+        i += 1
+    return out

@@ -1,0 +1,56 @@
+"""Calcfunctions over the production run: convergence check and the equilibrium properties."""
+
+from __future__ import annotations
+
+import numpy as np
+from aiida import orm
+from aiida.engine import calcfunction
+
+from ..chem import analysis
+from ..chem.lammps_io import read_data
+
+
+def _thermo(node: orm.ArrayData) -> dict[str, np.ndarray]:
+    return {name: node.get_array(name) for name in node.get_arraynames()}
+
+
+@calcfunction
+def check_convergence(thermo: orm.ArrayData, rg: orm.ArrayData, parameters: orm.Dict) -> orm.Dict:
+    """RadonPy-style drift criteria on the last window of the production run (see ``analysis.check_convergence``).
+
+    ``parameters``: window (fraction) and thresholds (overrides of ``analysis.CONVERGENCE_THRESHOLDS``).
+    """
+    p = parameters.get_dict()
+    result = analysis.check_convergence(_thermo(thermo), rg.get_array("values"), window=p.get("window", 0.5),
+                                        thresholds=p.get("thresholds"))
+    return orm.Dict(result)
+
+
+def backbone_vectors(data) -> np.ndarray:
+    """Unit vectors of the bonds between heavy atoms (for the nematic order parameter)."""
+    heavy = data.mass[data.bonds] > 2.0
+    bonds = data.bonds[heavy.all(axis=1)]
+    v = data.coords[bonds[:, 1]] - data.coords[bonds[:, 0]]
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@calcfunction
+def compute_properties(thermo: orm.ArrayData, rg: orm.ArrayData, msd: orm.ArrayData, dipole: orm.ArrayData,
+                       final_data: orm.SinglefileData, convergence: orm.Dict, parameters: orm.Dict) -> orm.Dict:
+    """The equilibrium property table {name: {value, unit, stderr, flags}} of the production run.
+
+    ``parameters``: temperature (K), pressure (atm), timestep (fs) and optionally polarizability (Å³) with
+    repeat_mass (g/mol) for the refractive index.
+    """
+    p = parameters.get_dict()
+    data = read_data(final_data.get_content())
+    series = _thermo(thermo)
+    msd_steps = msd.get_array("step")
+    msd_values = msd.get_array("values").mean(axis=1)  # centre-of-mass MSD averaged over chains
+    flags = [] if convergence["converged"] else ["not_converged"]
+    table = analysis.properties(
+        series, data.total_mass, temp=p["temperature"], press=p["pressure"], rg=rg.get_array("values"),
+        msd=((msd_steps - msd_steps[0]) * p["timestep"], msd_values), dipole=dipole.get_array("dipole"),
+        nematic_vectors=backbone_vectors(data), polarizability=p.get("polarizability"),
+        repeat_mass=p.get("repeat_mass"), flags=flags)
+    return orm.Dict(table)

@@ -1,0 +1,169 @@
+"""``polymer.equilibrate``: packing, 21-step compression and NPT production until converged, then properties."""
+
+from __future__ import annotations
+
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain, if_, while_
+from aiida.plugins import WorkflowFactory
+
+from ..calcfunctions.properties import check_convergence, compute_properties
+from ..chem import equilibration
+from .amorphous_cell import AmorphousCellWorkChain
+
+LammpsBaseWorkChain = WorkflowFactory("polymer.lammps.base")
+STAGE_INPUTS = ("lammps.stage", "lammps.data_file", "lammps.parent_folder", "lammps.settings")
+
+
+class EquilibrateWorkChain(WorkChain):
+    """From a repeat-unit SMILES (``cell`` inputs) or a LAMMPS data file to an equilibrated cell and its
+    equilibrium properties. Every stage is a ``polymer.lammps.base`` run continuing from the previous one."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.expose_inputs(AmorphousCellWorkChain, namespace="cell", namespace_options={"required": False,
+                           "populate_defaults": False, "help": "Build the cell from SMILES first."})
+        spec.input("data_file", valid_type=orm.SinglefileData, required=False,
+                   help="Start from this LAMMPS data file instead of building a cell.")
+        spec.expose_inputs(LammpsBaseWorkChain, namespace="md", exclude=STAGE_INPUTS)
+        spec.inputs["md"]["lammps"].validator = None  # data_file / parent_folder are set per stage here
+        spec.input("protocol", valid_type=orm.Dict,
+                   help="Expanded protocol settings (see aiida_polymer/protocols/equilibrate.yaml).")
+        spec.inputs.validator = cls._validate_inputs
+        spec.outline(
+            if_(cls.should_build_cell)(cls.build_cell, cls.inspect_cell),
+            cls.setup,
+            while_(cls.has_stage)(cls.run_stage, cls.inspect_stage),
+            while_(cls.needs_production)(cls.run_production, cls.inspect_production),
+            cls.results,
+        )
+        spec.expose_outputs(AmorphousCellWorkChain, namespace="cell", namespace_options={"required": False})
+        spec.output("final_data", valid_type=orm.SinglefileData, help="Data file at the end of production.")
+        spec.output("thermo", valid_type=orm.ArrayData, help="Thermo series of the last production segment.")
+        spec.output("convergence", valid_type=orm.Dict, help="The convergence checks of the last segment.")
+        spec.output("properties", valid_type=orm.Dict, help="{name: {value, unit, stderr, flags}}.")
+        spec.exit_code(201, "ERROR_INVALID_PROTOCOL", message="Invalid protocol settings: {message}")
+        spec.exit_code(301, "ERROR_CELL_FAILED", message="Building the cell failed: {message}")
+        spec.exit_code(401, "ERROR_STAGE_FAILED", message="MD stage {stage} failed: {message}")
+
+    @staticmethod
+    def _validate_inputs(inputs, _):
+        if ("cell" in inputs and inputs["cell"]) == ("data_file" in inputs):
+            return "give exactly one of `cell` (build from SMILES) or `data_file`"
+        return None
+
+    @classmethod
+    def get_builder_from_protocol(cls, code: orm.AbstractCode, smiles: str | list[str], protocol: str | None = None,
+                                  overrides: dict | None = None, antechamber: orm.AbstractCode | None = None,
+                                  parmchk2: orm.AbstractCode | None = None, options: dict | None = None):
+        """A builder for SMILES → equilibrated cell → properties with ``fast``/``moderate``/``precise`` settings.
+
+        ``overrides`` update protocol sections (e.g. ``{"production": {"duration": 100}}``, ``{"cell": {...}}``).
+        AmberTools codes default to ``antechamber``/``parmchk2`` on the LAMMPS code's computer.
+        """
+        settings = equilibration.protocol(protocol, overrides)
+        computer = code.computer.label
+        builder = cls.get_builder()
+        builder.cell.parameters = orm.Dict({"smiles": [smiles] if isinstance(smiles, str) else list(smiles),
+                                            **settings["cell"]})
+        builder.cell.antechamber = antechamber or orm.load_code(f"antechamber@{computer}")
+        builder.cell.parmchk2 = parmchk2 or orm.load_code(f"parmchk2@{computer}")
+        builder.md.lammps.code = code
+        builder.md.lammps.metadata.options = options or {"resources": {"num_machines": 1,
+                                                                        "num_mpiprocs_per_machine": 1}}
+        builder.protocol = orm.Dict(settings)
+        return builder
+
+    def should_build_cell(self):
+        return "cell" in self.inputs and bool(self.inputs.cell)
+
+    def build_cell(self):
+        inputs = AttributeDict(self.exposed_inputs(AmorphousCellWorkChain, "cell"))
+        inputs.metadata = {"call_link_label": "cell"}
+        return ToContext(cell=self.submit(AmorphousCellWorkChain, **inputs))
+
+    def inspect_cell(self):
+        node = self.ctx.cell
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_CELL_FAILED.format(message=node.exit_message or node.process_state)
+        self.out_many(self.exposed_outputs(node, AmorphousCellWorkChain, namespace="cell"))
+        return None
+
+    def setup(self):
+        settings = self.inputs.protocol.get_dict()
+        try:
+            stages = [equilibration.packing_stage(settings), *equilibration.compression_stages(settings)]
+        except (KeyError, TypeError, ValueError) as exc:
+            return self.exit_codes.ERROR_INVALID_PROTOCOL.format(message=repr(exc))
+        self.ctx.settings = settings
+        self.ctx.stages = [s.to_dict() for s in stages]
+        self.ctx.data_file = self.ctx.cell.outputs.data_file if "cell" in self.ctx else self.inputs.data_file
+        self.ctx.previous = None
+        self.ctx.segment = 0
+        self.ctx.converged = False
+        return None
+
+    def _launch(self, stage: dict, label: str):
+        inputs = AttributeDict(self.exposed_inputs(LammpsBaseWorkChain, "md"))
+        inputs.lammps = AttributeDict(inputs.lammps)
+        inputs.lammps.stage = orm.Dict(stage)
+        if self.ctx.previous is None:
+            inputs.lammps.data_file = self.ctx.data_file
+        else:
+            inputs.lammps.parent_folder = self.ctx.previous.outputs.remote_folder
+        inputs.metadata = {"call_link_label": label}
+        self.report(f"launching {label} ({stage['ensemble']}, {stage['steps']} steps)")
+        return self.submit(LammpsBaseWorkChain, **inputs)
+
+    def has_stage(self):
+        return bool(self.ctx.stages)
+
+    def run_stage(self):
+        stage = self.ctx.stages[0]
+        return ToContext(stage=self._launch(stage, stage["name"]))
+
+    def _check(self, node, name):
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_STAGE_FAILED.format(stage=name, message=node.exit_message)
+        self.ctx.previous = node
+        return None
+
+    def inspect_stage(self):
+        stage = self.ctx.stages.pop(0)
+        return self._check(self.ctx.stage, stage["name"])
+
+    def needs_production(self):
+        return not self.ctx.converged and self.ctx.segment < self.ctx.settings["production"]["max_segments"]
+
+    def run_production(self):
+        self.ctx.segment += 1
+        stage = equilibration.production_stage(self.ctx.settings, self.ctx.segment).to_dict()
+        return ToContext(production=self._launch(stage, stage["name"]))
+
+    def inspect_production(self):
+        node = self.ctx.production
+        failed = self._check(node, f"production_{self.ctx.segment:02d}")
+        if failed:
+            return failed
+        conv = self.ctx.settings.get("convergence", {})
+        self.ctx.convergence = check_convergence(node.outputs.thermo, node.outputs.rg, orm.Dict(conv))
+        self.ctx.converged = self.ctx.convergence["converged"]
+        failing = [k for k, v in self.ctx.convergence["checks"].items() if not v["pass"]]
+        self.report(f"production segment {self.ctx.segment}: " + ("converged" if self.ctx.converged else
+                    f"not converged ({', '.join(failing)})"))
+        return None
+
+    def results(self):
+        node = self.ctx.production
+        if not self.ctx.converged:
+            self.report(f"NOT CONVERGED after {self.ctx.segment} production segments: properties are flagged")
+        p = self.ctx.settings["production"]
+        parameters = orm.Dict({"temperature": p["temperature"], "pressure": p["pressure"],
+                               "timestep": self.ctx.settings["md"]["timestep"]})
+        props = compute_properties(node.outputs.thermo, node.outputs.rg, node.outputs.msd, node.outputs.dipole,
+                                   node.outputs.final_data, self.ctx.convergence, parameters)
+        self.out("final_data", node.outputs.final_data)
+        self.out("thermo", node.outputs.thermo)
+        self.out("convergence", self.ctx.convergence)
+        self.out("properties", props)
