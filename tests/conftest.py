@@ -11,3 +11,11 @@ def polymer_codes(aiida_localhost):
     from aiida_polymer.codes import ensure_codes
 
     return ensure_codes(aiida_localhost)
+
+
+@pytest.fixture(scope="module")
+def polymer_codes_module(aiida_profile):
+    """Module-scoped codes on a localhost computer (for expensive module-scoped runs)."""
+    from aiida_polymer.codes import ensure_codes, localhost
+
+    return ensure_codes(localhost("localhost-test"))

@@ -25,7 +25,7 @@ class EquilibrateWorkChain(WorkChain):
         spec.expose_inputs(AmorphousCellWorkChain, namespace="cell", namespace_options={"required": False,
                            "populate_defaults": False, "help": "Build the cell from SMILES first."})
         spec.input("data_file", valid_type=orm.SinglefileData, required=False,
-                   help="Start from this LAMMPS data file instead of building a cell.")
+                   help="Start from this data file (as written by polymer.amorphous_cell) instead of building a cell.")
         spec.expose_inputs(LammpsBaseWorkChain, namespace="md", exclude=STAGE_INPUTS)
         spec.inputs["md"]["lammps"].validator = None  # data_file / parent_folder are set per stage here
         spec.input("protocol", valid_type=orm.Dict,
@@ -49,7 +49,7 @@ class EquilibrateWorkChain(WorkChain):
 
     @staticmethod
     def _validate_inputs(inputs, _):
-        if ("cell" in inputs and inputs["cell"]) == ("data_file" in inputs):
+        if bool(inputs.get("cell")) == ("data_file" in inputs):
             return "give exactly one of `cell` (build from SMILES) or `data_file`"
         return None
 

@@ -1,0 +1,77 @@
+"""``polymer.equilibrate`` end to end on a tiny system with the real AmberTools and LAMMPS (fast protocol, shrunk)."""
+
+import pytest
+from aiida import orm
+from aiida.common.links import LinkType
+from aiida.engine import run_get_node
+from aiida.plugins import WorkflowFactory
+
+Equilibrate = WorkflowFactory("polymer.equilibrate")
+
+TINY = {
+    "cell": {"n_chains": 3, "atoms_per_chain": 50},
+    "packing": {"duration": 2},
+    "compression": {"duration_scale": 0.004},
+    "production": {"duration": 3, "max_segments": 2, "sample_every_ps": 0.05, "thermo_every_ps": 0.02},
+}
+PROPERTIES = {"density", "heat_capacity_cp", "heat_capacity_cv", "isothermal_compressibility",
+              "isentropic_compressibility", "isothermal_bulk_modulus", "isentropic_bulk_modulus",
+              "volumetric_thermal_expansion", "linear_thermal_expansion", "self_diffusion", "rg", "nematic_order",
+              "dielectric_orientational"}
+
+
+def _label(node) -> str:
+    return node.base.links.get_incoming(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).one().link_label
+
+
+@pytest.fixture(scope="module")
+def unconverged(polymer_codes_module):
+    builder = Equilibrate.get_builder_from_protocol(polymer_codes_module["lmp"], "*CC*", protocol="fast",
+                                                    overrides=TINY)
+    builder.md.lammps.metadata.options = {"withmpi": False, "resources": {"num_machines": 1}}
+    return run_get_node(builder)
+
+
+def test_all_stages_run_in_order(unconverged):
+    _, node = unconverged
+    assert node.is_finished_ok, node.exit_message
+    called = sorted(node.called, key=lambda n: n.ctime)
+    labels = [_label(n) for n in called if isinstance(n, orm.WorkChainNode)]
+    assert labels == ["cell", "packing", *(f"compression_{i:02d}" for i in range(1, 22)),
+                      "production_01", "production_02"]
+    functions = [n.process_label for n in called if isinstance(n, orm.CalcFunctionNode)]
+    assert functions == ["check_convergence", "check_convergence", "compute_properties"]
+
+
+def test_not_converged_is_flagged_after_the_maximum_segments(unconverged):
+    results, _ = unconverged
+    assert results["convergence"]["converged"] is False
+    properties = results["properties"].get_dict()
+    assert set(properties) == PROPERTIES
+    assert all("not_converged" in p["flags"] for p in properties.values())
+    assert 0.3 < properties["density"]["value"] < 1.2
+    assert properties["density"]["unit"] == "g/cm^3" and properties["density"]["stderr"] > 0
+
+
+def test_converged_run_stops_after_one_segment(unconverged, polymer_codes_module):
+    results, _ = unconverged
+    generous = {name: 1e9 for name in ("etotal", "ke", "ebond", "eangle", "edihed", "elong", "density", "evdwl",
+                                       "rg")}
+    builder = Equilibrate.get_builder_from_protocol(
+        polymer_codes_module["lmp"], "*CC*", protocol="fast",
+        overrides={**TINY, "compression": {"duration_scale": 0.001}, "convergence": {"thresholds": generous}})
+    builder.pop("cell")
+    builder.data_file = results["cell"]["data_file"]
+    builder.md.lammps.metadata.options = {"withmpi": False, "resources": {"num_machines": 1}}
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    assert results["convergence"]["converged"] is True
+    assert [_label(n) for n in node.called if _label(n).startswith("production")] == ["production_01"]
+    assert not any(p["flags"] for p in results["properties"].get_dict().values())
+
+
+def test_cell_and_data_file_are_exclusive(polymer_codes):
+    builder = Equilibrate.get_builder_from_protocol(polymer_codes["lmp"], "*CC*", protocol="fast")
+    builder.data_file = orm.SinglefileData.from_string("x", filename="x.data")
+    with pytest.raises(ValueError, match="exactly one"):
+        run_get_node(builder)
