@@ -85,3 +85,19 @@ def test_base_workchain_continues_after_the_walltime(lmp, pe_data):
     # every continuation picked up where the previous one stopped
     for previous, current in itertools.pairwise(calcs):
         assert current.outputs.thermo.get_array("step")[0] >= previous.outputs.output_parameters["last_step"] - 1000
+
+
+def test_base_workchain_continues_a_killed_job_from_its_periodic_restart(lmp, pe_data, tmp_path):
+    # the first job dies by SIGKILL at step 300 (like a node failure: no final files, a truncated log)
+    marker = tmp_path / "killed"
+    kill = [f"variable killed equal is_file({marker})", "run 300 upto",
+            f'if "${{killed}} == 0" then "print killed file {marker}" """shell "kill -9 $PPID" """']
+    inputs = _inputs(lmp, pe_data, steps=500, restart_every=100, thermo_every=50, extra=kill)
+    _results, node = run_get_node(LammpsBase, lammps=inputs)
+    assert node.is_finished_ok, node.exit_message
+    calcs = sorted(node.called, key=lambda n: n.ctime)
+    assert [c.exit_status for c in calcs] == [LammpsCalculation.exit_codes.ERROR_INCOMPLETE.status, 0]
+    assert calcs[1].inputs.settings["continuation"]
+    assert calcs[1].inputs.settings["restart_file"] in ("restart.a", "restart.b")
+    steps = calcs[1].outputs.thermo.get_array("step")
+    assert steps[0] == 300 and steps[-1] == 500  # resumed from the newest periodic restart, up to the target

@@ -56,13 +56,13 @@ class LammpsBaseWorkChain(BaseRestartWorkChain):
                                                LammpsCalculation.exit_codes.ERROR_SCHEDULER_OUT_OF_WALLTIME])
     def handle_killed(self, node):
         """The job was killed mid-run: continue from the newest periodic restart file, if any."""
-        files = {f.name: f for f in node.outputs.remote_folder.listdir_withattributes()} \
+        files = {f["name"]: f for f in node.outputs.remote_folder.listdir_withattributes()} \
             if "remote_folder" in node.outputs else {}
         candidates = [name for name in (FINAL_RESTART, *RESTART_FILES) if name in files]
         if not candidates:
             self.report(f"{node.process_label}<{node.pk}> was interrupted and wrote no restart file")
             return ProcessHandlerReport(do_break=True, exit_code=self.exit_codes.ERROR_NO_RESTART_FILE)
-        newest = max(candidates, key=lambda name: files[name].attributes["st_mtime"])
+        newest = max(candidates, key=lambda name: files[name]["attributes"]["st_mtime"])
         self._continue_from(node, newest)
         self.report(f"{node.process_label}<{node.pk}> was interrupted: continuing from {newest}")
         return ProcessHandlerReport(do_break=True)
