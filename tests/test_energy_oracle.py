@@ -35,7 +35,6 @@ parmed = pytest.importorskip("parmed")
 from openmm import app, unit  # noqa: E402
 
 from aiida_polymer.chem import amber  # noqa: E402
-from aiida_polymer.chem.amber_params import MissingParameterError  # noqa: E402
 from aiida_polymer.chem.builder import Cell, CellSpec, build, build_cell, prepare  # noqa: E402
 from aiida_polymer.chem.lammps_io import style_lines, write_data  # noqa: E402
 
@@ -305,11 +304,8 @@ def test_terms_match_leap(compare, mol):
     assert sorted(_undirected(atoms) for _, atoms in ff.improper_terms) == amber_impropers
 
 
-@pytest.mark.xfail(raises=MissingParameterError, strict=False,
-                   reason="known builder bug: a DP=1 chain of a ring-linked unit bonds a CH3 end group to a ring "
-                          "carbon that the template typed cp (it is bonded to the next ring there), and there is no "
-                          "c3-cp bond parameter (gaff2.dat has none and parmchk2 never saw that bond)")
 def test_ring_linked_unit_dp1_builds(compare):
+    """A one-unit chain is typed as itself: its ring carbons bond to CH3 caps on both sides (ca, not cp)."""
     result = compare(Molecule("chlorophenylene-monomer", "*c1ccc(*)cc1Cl", 1))
     for g in GEOMETRIES:
         assert all(abs(result.ours[g][t] - result.reference[g][t]) <= TOLERANCE for t in TERMS), result.table(g)

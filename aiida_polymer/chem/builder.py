@@ -86,6 +86,7 @@ class Prepared:
     tail: Fragment
     template: Oligomer
     sequence: list[int]
+    dp: int
 
 
 def prepare(spec: CellSpec, coordinates: np.ndarray | None = None) -> Prepared:
@@ -95,18 +96,20 @@ def prepare(spec: CellSpec, coordinates: np.ndarray | None = None) -> Prepared:
     """
     units = [parse_repeat_unit(s) for s in spec.smiles]
     head, tail = parse_end_group(spec.head_group), parse_end_group(spec.tail_group)
+    dp = spec.degree_of_polymerization or degree_of_polymerization(
+        [u.n_atoms for u in units], spec.fractions, head.n_atoms + tail.n_atoms, spec.atoms_per_chain)
     if coordinates is None:
-        template, sequence = build_template(units, head, tail, seed=spec.seed + 7)
+        template, sequence = build_template(units, head, tail, dp, seed=spec.seed + 7)
         best = _most_growable(template, sequence, [*units, head, tail], spec.min_distance, spec.seed)
         template.mol = keep_conformer(template.mol, best)
     else:
-        sequence = template_sequence(len(units))
+        sequence = template_sequence(len(units), dp)
         template = join([units[m] for m in sequence], head, tail)
         conf = Chem.Conformer(template.mol.GetNumAtoms())
         for i, xyz in enumerate(coordinates):
             conf.SetAtomPosition(i, xyz.tolist())
         template.mol.AddConformer(conf, assignId=True)
-    return Prepared(units=units, head=head, tail=tail, template=template, sequence=sequence)
+    return Prepared(units=units, head=head, tail=tail, template=template, sequence=sequence, dp=dp)
 
 
 def _most_growable(template: Oligomer, sequence: list[int], fragments: list[Fragment], min_distance: float,
@@ -164,9 +167,7 @@ def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: 
     n_units = len(prep.units)
     head_idx, tail_idx, first_idx, last_idx = n_units, n_units + 1, n_units + 2, n_units + 3
 
-    end_atoms = prep.head.n_atoms + prep.tail.n_atoms
-    dp = spec.degree_of_polymerization or degree_of_polymerization(
-        [u.n_atoms for u in prep.units], spec.fractions, end_atoms, spec.atoms_per_chain)
+    dp = prep.dp
     sequences, orders, mirrors = [], [], []
     for _ in range(spec.n_chains):
         seq = monomer_sequence(spec.copolymer, dp, spec.fractions, rng, spec.block_lengths)

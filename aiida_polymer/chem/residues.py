@@ -46,8 +46,13 @@ class Residue:
         return len(self.types)
 
 
-def template_sequence(n_monomers: int) -> list[int]:
-    """Monomer order in the template: a block of three of each, then any ordered pair not yet adjacent."""
+def template_sequence(n_monomers: int, dp: int = 3) -> list[int]:
+    """Monomer order in the template: a block of three of each, then any ordered pair not yet adjacent.
+
+    A homopolymer shorter than three units is typed as itself (the units bond to the caps on both sides).
+    """
+    if n_monomers == 1 and dp < 3:
+        return [0] * dp
     seq = [m for m in range(n_monomers) for _ in range(3)]
     pairs = set(itertools.pairwise(seq))
     for i in range(n_monomers):
@@ -62,14 +67,19 @@ def template_sequence(n_monomers: int) -> list[int]:
 
 
 def middle_positions(sequence: Sequence[int]) -> dict[int, int]:
-    """Template position (1-based: position 0 is the head cap) of each monomer's middle copy."""
-    return {m: 1 + sequence.index(m) + 1 for m in sorted(set(sequence))}
+    """Template position (1-based: position 0 is the head cap) of each monomer's middle copy (its only copy in a
+    one-unit template)."""
+    positions = {}
+    for m in sorted(set(sequence)):
+        first = sequence.index(m)
+        positions[m] = 1 + (first + 1 if first + 1 < len(sequence) and sequence[first + 1] == m else first)
+    return positions
 
 
-def build_template(units: Sequence[Fragment], head_cap: Fragment, tail_cap: Fragment, seed: int = 7
+def build_template(units: Sequence[Fragment], head_cap: Fragment, tail_cap: Fragment, dp: int = 3, seed: int = 7
                    ) -> tuple[Oligomer, list[int]]:
     """The template oligomer with several embedded conformers (lowest MMFF energy first)."""
-    sequence = template_sequence(len(units))
+    sequence = template_sequence(len(units), dp)
     oligomer = join([units[m] for m in sequence], head_cap, tail_cap)
     oligomer.mol = embed(oligomer.mol, seed=seed)
     return oligomer, sequence
