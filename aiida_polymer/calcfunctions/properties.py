@@ -26,12 +26,12 @@ def check_convergence(thermo: orm.ArrayData, rg: orm.ArrayData, parameters: orm.
     return orm.Dict(result)
 
 
-def backbone_vectors(data) -> np.ndarray:
-    """Unit vectors of the bonds between heavy atoms (for the nematic order parameter)."""
+def backbone_vectors(data) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors of the bonds between heavy atoms (for the nematic order parameter) and their chains."""
     heavy = data.mass[data.bonds] > 2.0
     bonds = data.bonds[heavy.all(axis=1)]
     v = data.coords[bonds[:, 1]] - data.coords[bonds[:, 0]]
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.linalg.norm(v, axis=1, keepdims=True), data.molecule[bonds[:, 0]]
 
 
 @calcfunction
@@ -48,9 +48,10 @@ def compute_properties(thermo: orm.ArrayData, rg: orm.ArrayData, msd: orm.ArrayD
     msd_steps = msd.get_array("step")
     msd_values = msd.get_array("values").mean(axis=1)  # centre-of-mass MSD averaged over chains
     flags = [] if convergence["converged"] else ["not_converged"]
+    vectors, chains = backbone_vectors(data)
     table = analysis.properties(
         series, data.total_mass, temp=p["temperature"], press=p["pressure"], rg=rg.get_array("values"),
         msd=((msd_steps - msd_steps[0]) * p["timestep"], msd_values), dipole=dipole.get_array("dipole"),
-        nematic_vectors=backbone_vectors(data), polarizability=p.get("polarizability"),
+        nematic_vectors=vectors, nematic_groups=chains, polarizability=p.get("polarizability"),
         repeat_mass=p.get("repeat_mass"), flags=flags)
     return orm.Dict(table)

@@ -430,7 +430,8 @@ def _thermo_properties(thermo: Mapping[str, np.ndarray], mass: float, t: float |
 def properties(thermo: Mapping[str, np.ndarray], mass: float, *, temp: float | None = None,
                press: float | None = None, nblocks: int = 5, rg: np.ndarray | None = None,
                msd: tuple[np.ndarray, np.ndarray] | None = None, dipole: np.ndarray | None = None,
-               nematic_vectors: np.ndarray | None = None, polarizability: float | Sequence[float] | None = None,
+               nematic_vectors: np.ndarray | None = None, nematic_groups: np.ndarray | None = None,
+               polarizability: float | Sequence[float] | None = None,
                repeat_mass: float | Sequence[float] | None = None, fractions: Sequence[float] | None = None,
                flags: Iterable[str] = (), min_samples: int = 100) -> dict[str, dict[str, Any]]:
     """Every property the inputs allow, as {name: {"value", "unit", "stderr", "flags"}}.
@@ -438,7 +439,8 @@ def properties(thermo: Mapping[str, np.ndarray], mass: float, *, temp: float | N
     ``thermo``: LAMMPS thermo columns (step, time, temp, press, vol, density, etotal, ke, pe, ..., enthalpy);
     ``mass``: total mass (g/mol); ``temp``/``press``: the imposed T (K) and P (atm), default the series means.
     Optional: ``rg`` (frames, chains) in Å; ``msd`` = (time fs, MSD Å²) or thermo keys time+msd; ``dipole``
-    (frames, 3) in e·Å; ``nematic_vectors`` (N, 3) or (frames, N, 3); ``polarizability``/``repeat_mass``/
+    (frames, 3) in e·Å; ``nematic_vectors`` (N, 3) or (frames, N, 3), with ``nematic_groups`` (N,) the chain of each
+    vector for the error of a single configuration; ``polarizability``/``repeat_mass``/
     ``fractions`` for the Lorentz–Lorenz refractive index. ``flags`` (e.g. "not_converged") are attached to every
     property; "too_few_samples" is added to thermo properties for fewer than ``min_samples`` samples.
     """
@@ -451,20 +453,30 @@ def properties(thermo: Mapping[str, np.ndarray], mass: float, *, temp: float | N
         msd = (thermo["time"], thermo["msd"])
     if msd is not None:
         d = self_diffusion(*msd, nblocks=nblocks)
-        out["self_diffusion"] = _entry("self_diffusion", d["value"], d["stderr"], common)
+        extra = ["non_positive_msd_slope"] if d["value"] <= 0 else []  # run too short for diffusion
+        out["self_diffusion"] = _entry("self_diffusion", d["value"], d["stderr"], common + extra)
     if rg is not None:
         r = rg_statistics(rg, nblocks)
         out["rg"] = _entry("rg", r["value"], r["stderr"], common)
     if nematic_vectors is not None:
-        out["nematic_order"] = _nematic_entry(nematic_vectors, nblocks, common)
+        out["nematic_order"] = _nematic_entry(nematic_vectors, nblocks, common, nematic_groups)
     out.update(_dielectric_entries(thermo, out, t, dipole, polarizability, repeat_mass, fractions, nblocks, common))
     return out
 
 
-def _nematic_entry(vectors: np.ndarray, nblocks: int, flags: list[str]) -> dict[str, Any]:
+def _nematic_entry(vectors: np.ndarray, nblocks: int, flags: list[str], groups: np.ndarray | None = None
+                   ) -> dict[str, Any]:
+    """One configuration: S of all vectors; with ``groups`` (e.g. the chain of each vector) the standard error
+    comes from S of up to ``nblocks`` disjoint sets of whole groups (chains are the independent units)."""
     v = np.asarray(vectors, dtype=float)
     if v.ndim == 2:
-        return _entry("nematic_order", nematic_order(v), None, flags)
+        value = nematic_order(v)
+        labels = np.unique(groups) if groups is not None else np.empty(0)
+        if len(labels) < 2:
+            return _entry("nematic_order", value, None, flags)
+        sets = np.array_split(labels, min(nblocks, len(labels)))
+        per_set = np.array([nematic_order(v[np.isin(groups, members)]) for members in sets])
+        return _entry("nematic_order", value, float(per_set.std() / np.sqrt(len(per_set) - 1)), flags)
     per_frame = np.array([nematic_order(frame) for frame in v])
     if len(per_frame) < nblocks:
         return _entry("nematic_order", per_frame.mean(), None, flags)

@@ -436,6 +436,8 @@ _CPHF_TABLE = re.compile(r"=> Dipole polarizabilities <=\s*\n\s*X\s+Y\s+Z\s*\n\s
 _GEOM_BLOCK = re.compile(r"(?:Structure for next step|Final optimized geometry and variables):.*?"
                          r"Geometry \(in (Angstrom|Bohr)\).*?\n\s*\n((?:\s*[A-Za-z]\w*(?:\s+-?\d+\.\d+){3}\s*\n)+)",
                          re.S)
+_ECHO = re.compile(r"==> Input File <==\s*\n-{20,}\n.*?\n-{20,}\n"  # the input, echoed at the top
+                   r"|Printing out the relevant lines from the Psithon.*?(?=\n\s*Psi4 stopped on:|\Z)", re.S)
 _BOHR_TO_ANGSTROM = 0.52917721067  # psi4 1.3 / qcelemental CODATA 2014, only for a Bohr fallback block
 
 
@@ -455,9 +457,8 @@ def _markers(text: str) -> dict[str, Any]:
 
 def _error_message(text: str) -> str | None:
     """The exception psi4 reported: a ``Fatal Error:`` line, else the last ``Type: message`` of the traceback."""
-    tail = text.split("Printing out the relevant lines from the Psithon")[0]
-    start = tail.rfind("Traceback (most recent call last)")
-    block = tail[start:] if start >= 0 else tail
+    start = text.rfind("Traceback (most recent call last)")
+    block = text[start:] if start >= 0 else text
     fatal = _FATAL.findall(block)
     if fatal:
         return fatal[-1]
@@ -470,6 +471,7 @@ def _error_message(text: str) -> str | None:
 
 
 def _classify(text: str) -> tuple[str | None, str | None]:
+    """Error kind and message; ``text`` without the echoed input (which names the exceptions it catches)."""
     failed = _FAILURE in text or bool(re.search(r"^Traceback \(most recent call last\)", text, re.M))
     if _SCF_FAIL.search(text) and failed:
         return "scf_not_converged", _error_message(text)
@@ -541,7 +543,7 @@ def parse_output(text: str | None, files: dict[str, str] | None = None) -> Psi4R
     result.version = version[1] if version else None
     result.completed = _SUCCESS in text
     result.wall_time = _parse_wall(text)
-    result.error_kind, result.error_message = _classify(text)
+    result.error_kind, result.error_message = _classify(_ECHO.sub("", text))
     marks = _markers(text)
     result.task = marks.get("task")
 

@@ -345,3 +345,21 @@ def test_properties_optional_inputs():
     assert out["dielectric_constant"]["value"] == pytest.approx(eps - 1 + n**2)
     assert out["nematic_order"]["value"] == pytest.approx(np.mean([an.nematic_order(f) for f in vectors]))
     assert {v["unit"] for v in out.values()} >= {"m^2/s", "Angstrom", "1"}
+
+
+def test_nematic_error_from_sets_of_chains():
+    rng = np.random.default_rng(8)
+    aligned = np.tile([0.0, 0.0, 1.0], (400, 1)) + rng.normal(0, 0.05, (400, 3))
+    chains = np.repeat(np.arange(10), 40)
+    entry = an.properties({}, 1.0, nematic_vectors=aligned, nematic_groups=chains)["nematic_order"]
+    assert entry["value"] > 0.98 and 0 < entry["stderr"] < 0.01
+    isotropic = rng.normal(size=(4000, 3))
+    entry = an.properties({}, 1.0, nematic_vectors=isotropic, nematic_groups=np.repeat(np.arange(10), 400)
+                                )["nematic_order"]
+    assert entry["value"] < 0.05 and entry["stderr"] > 0
+
+
+def test_non_positive_diffusion_is_flagged():
+    t = np.linspace(0, 1e4, 200)
+    entry = an.properties({}, 1.0, msd=(t, 5.0 - 1e-4 * t))["self_diffusion"]
+    assert entry["value"] < 0 and "non_positive_msd_slope" in entry["flags"]

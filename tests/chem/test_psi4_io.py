@@ -176,6 +176,8 @@ PARSED = [
     ("scf_not_converged", "energy", "scf_not_converged", False, False, None, None, None),
     ("optimization_not_converged", "optimize", "optimization_not_converged", False, True, False, 1,
      -75.57292343587503),
+    ("optimize_scf_not_converged", "optimize", "scf_not_converged", False, False, None, None, None),
+    ("crash_optimize_basis", "optimize", "crash", False, None, None, None, None),
     ("crash_basis", "energy", "crash", False, None, None, None, None),
     ("crash_multiplicity", None, "crash", False, None, None, None, None),
 ]
@@ -209,8 +211,10 @@ def test_error_messages():
         "SCFConvergenceError: Could not converge SCF iterations in 2 iterations.")
     assert _parse("optimization_not_converged").error_message == (
         "OptimizationConvergenceError: Could not converge geometry optimization in 1 iterations.")
-    assert _parse("crash_basis").error_message.startswith(
-        "BasisSetNotFound: BasisSet::construct: Unable to find a basis set for atom 1 for key BASIS")
+    for name in ("crash_basis", "crash_optimize_basis"):
+        assert _parse(name).error_message.startswith(
+            "BasisSetNotFound: BasisSet::construct: Unable to find a basis set for atom 1 for key BASIS")
+    assert _parse("optimize_scf_not_converged").error_message == _parse("scf_not_converged").error_message
     assert _parse("crash_multiplicity").error_message.startswith(
         "ValidationError: Inconsistent or unspecified chg/mult")
 

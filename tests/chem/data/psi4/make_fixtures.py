@@ -63,6 +63,9 @@ CASES: dict[str, dict] = {
     "scf_not_converged": {"task": Psi4Task(task="energy", basis="6-31g*", maxiter=2, **SMALL), "coords": water()},
     "optimization_not_converged": {"task": Psi4Task(task="optimize", basis="3-21g", geom_maxiter=1, **SMALL),
                                    "coords": WATER_DISTORTED},
+    "optimize_scf_not_converged": {"task": Psi4Task(task="optimize", basis="3-21g", maxiter=2, **SMALL),
+                                   "coords": WATER_DISTORTED},
+    "crash_optimize_basis": {"task": Psi4Task(task="optimize", basis="no-such-basis", **SMALL), "coords": water()},
     "crash_basis": {"task": Psi4Task(task="energy", basis="no-such-basis", **SMALL), "coords": water()},
     # write_input refuses multiplicity 2 for 10 electrons: render a singlet and edit the charge/multiplicity line
     "crash_multiplicity": {"task": Psi4Task(task="energy", basis="sto-3g", **SMALL), "coords": water(),
