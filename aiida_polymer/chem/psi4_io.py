@@ -4,15 +4,16 @@
 ``psi4 -n N input.dat output.dat``) and :func:`write_grid` the ``grid.dat`` of an ESP task. :func:`parse_output`
 reads ``output.dat`` plus the produced files (``grid_esp.dat``, ``geometry.xyz``) into a :class:`Psi4Result`.
 
-Portability (checked by running Debian's psi4 1.3.2 and by reading the psi4 1.9/1.10 driver and C++ sources):
+Portability: every input below was run with Debian's psi4 1.3.2; for 1.9/1.10 the psi4 sources were read
+(``driver.optimize``, ``libmints/oeprop.cc``, ``read_options.cc``, ``response/scf_response.py``), not run:
 
 * Only options present in both are written: ``memory``, ``basis``, ``reference``, ``scf_type``, ``maxiter``,
   ``damping_percentage``, ``guess``, ``e_convergence``, ``d_convergence``, ``geom_maxiter``, ``g_convergence``,
   ``perturb_h``/``perturb_with dipole``/``perturb_dipole``. The guesses ``sadno``, ``sap``, ``sapgau`` and
   ``modhuckel`` are rejected by 1.3.2 ("... is not a valid choice") and need ``psi4_version >= (1, 9)``.
 * Results are printed by the input itself as ``@aiida_polymer <key> <json>`` lines, computed with calls that exist
-  in both versions (``Wavefunction.Da_subset``, ``MintsHelper.ao_dipole``, ``Molecule.nuclear_dipole``,
-  ``Molecule.geometry``, ``optimize(return_history=True)``), so nothing depends on the changed psivar names
+  in both versions (``Wavefunction.Da_subset``, ``MintsHelper.ao_dipole``, ``Molecule.Z``/``geometry``,
+  ``optimize(return_history=True)``), so nothing depends on the changed psivar names
   (1.3 ``SCF DIPOLE X`` in Debye, 1.4+ ``SCF DIPOLE`` array in a.u.) or on the printed layouts.
 * The molecule is always ``symmetry c1``, ``no_com``, ``no_reorient``: grid points, dipoles and the polarizability
   tensor are in the frame (and about the origin) of the input coordinates. Both versions read ``grid.dat`` in the
@@ -25,6 +26,11 @@ Portability (checked by running Debian's psi4 1.3.2 and by reading the psi4 1.9/
   is fixed by the trace since α is positive definite); any SCF reference (RHF/UHF/ROHF, HF or DFT), both versions.
   ``cphf`` calls ``properties(method, properties=['dipole_polarizabilities'])`` (analytic CPSCF, restricted
   closed shell only: the 1.3.2 solver hard-codes the RHF factor). On water HF/aug-cc-pVDZ both agree to 5e-4 a.u.
+
+Error kinds (:data:`ERROR_KINDS`): ``missing_output`` (no or empty ``output.dat``), ``scf_not_converged``
+(``SCFConvergenceError``), ``optimization_not_converged`` (``OptimizationConvergenceError``; energy and geometry of
+the last step are still returned), ``crash`` (any other traceback / ``Fatal Error``; the message is the exception
+line) and ``incomplete`` (no error and no exit message: killed or still running).
 """
 
 from __future__ import annotations
@@ -210,8 +216,10 @@ def _aiida_dipole(wfn):
     """Total dipole (e a0) about the input origin from the SCF density."""
     mints = core.MintsHelper(wfn.basisset())
     density = wfn.Da_subset("AO").to_array() + wfn.Db_subset("AO").to_array()
-    nuclear = wfn.molecule().nuclear_dipole()
-    return [float(np.vdot(density, ints.to_array())) + nuclear[i] for i, ints in enumerate(mints.ao_dipole())]
+    molecule = wfn.molecule()
+    charges = np.array([molecule.Z(i) for i in range(molecule.natom())])
+    nuclear = charges @ molecule.geometry().to_array()
+    return [float(np.vdot(density, ints.to_array()) + nuclear[i]) for i, ints in enumerate(mints.ao_dipole())]
 
 
 def _aiida_geometry(molecule, comment):
@@ -244,9 +252,11 @@ except Exception as _aiida_exc:
         raise
     # geom_maxiter reached: report the last energy and the next geometry, then fail as psi4 does
     _aiida_emit("optimization_converged", False)
-    _aiida_emit("optimization_steps", _aiida_exc.iteration)
-    _aiida_emit("energy", _aiida_exc.wfn.energy())
-    _aiida_geometry(_aiida_exc.wfn.molecule(), "not converged: next step after the last gradient")
+    _aiida_emit("optimization_steps", getattr(_aiida_exc, "iteration", None))
+    _aiida_wfn = getattr(_aiida_exc, "wfn", None)
+    if _aiida_wfn is not None:
+        _aiida_emit("energy", _aiida_wfn.energy())
+    _aiida_geometry(mol if _aiida_wfn is None else _aiida_wfn.molecule(), "not converged: next step")
     raise
 _aiida_emit("optimization_converged", True)
 _aiida_emit("optimization_steps", len(_aiida_history["energy"]))
@@ -566,7 +576,7 @@ def parse_output(text: str | None, files: dict[str, str] | None = None) -> Psi4R
         result.optimization_converged = bool(marks["optimization_converged"])
     elif result.error_kind == "optimization_not_converged":
         result.optimization_converged = False
-    if "optimization_steps" in marks:
+    if marks.get("optimization_steps") is not None:
         result.optimization_steps = int(marks["optimization_steps"])
     else:
         steps = re.findall(r"Optimization is complete! \(in (\d+) steps\)", text)
