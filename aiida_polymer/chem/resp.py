@@ -6,7 +6,9 @@ Charges ``q`` minimise ``sum_i (V_i - sum_j q_j / r_ij)^2`` over the fitting poi
 (Lagrange multiplier), equivalence constraints (atoms of a group share one charge) and frozen charges. As in the
 AMBER ``resp`` program, the restraint enters the normal equations as ``a / sqrt(q_j^2 + b^2)`` on the diagonal
 (i.e. the penalty is counted twice relative to the squared residuals); the nonlinear problem is solved by iterative
-reweighting from the unrestrained fit until no charge changes by more than ``tol`` (1e-6 e).
+reweighting from the unrestrained fit until no charge changes by more than ``tol`` (1e-6 e). The restraint is not
+normalised by the number of points, so poorly determined (buried) charges depend on the point density: methanol's
+methyl carbon is ~0.06 e more positive at 1 point/Å² than at 0.5 point/Å².
 
 Units: the potential ``V`` is in Hartree/e (atomic units, as Psi4 writes it), coordinates of atoms and points are in
 Å and converted to bohr (1 bohr = 0.52917721067 Å, CODATA 2014), so charges come out in e.
@@ -38,6 +40,16 @@ class RespInfo:
     iterations: int
     rms: float
     rrms: float
+
+
+@dataclass(frozen=True)
+class RespResult:
+    """Two-stage RESP: final charges (e), the stage-1 charges and both fits' diagnostics (no stage 2: ``None``)."""
+
+    charges: np.ndarray
+    stage1_charges: np.ndarray
+    stage1: RespInfo
+    stage2: RespInfo | None
 
 
 def inverse_distances(coords_angstrom: np.ndarray, points_angstrom: np.ndarray) -> np.ndarray:
@@ -128,6 +140,8 @@ def fit_resp(
     if design.shape[1] != n_atoms:
         raise ValueError(f"{n_atoms} elements but {design.shape[1]} coordinates")
     esp = np.asarray(esp_hartree, dtype=float)
+    if esp.shape != (design.shape[0],):
+        raise ValueError(f"{design.shape[0]} points but potential of shape {esp.shape}")
     t, fixed = _parametrise(n_atoms, equivalences, frozen)
     dt = design @ t
     gram, rhs = dt.T @ dt, dt.T @ (esp - design @ fixed)
@@ -167,8 +181,8 @@ def resp_two_stage(
     a2: float = STAGE2_A,
     b: float = RESP_B,
     n_grids: int = 1,
-) -> tuple[np.ndarray, tuple[RespInfo, RespInfo | None]]:
-    """Two-stage RESP charges (e) and the diagnostics of both stages (``None`` when there is no stage 2).
+) -> RespResult:
+    """Two-stage RESP charges (e) and diagnostics; without CH3/CH2 groups the stage-1 charges are final.
 
     ``methyl_groups`` lists ``(carbon, hydrogens)`` of the CH3/CH2 groups refitted in stage 2; ``equivalences``
     (e.g. :func:`equivalent_atoms`) hold in stage 1 outside those groups and in stage 2 inside them.
@@ -179,15 +193,18 @@ def resp_two_stage(
     data = (elements, coords_angstrom, points_angstrom, esp_hartree, total_charge)
     q1, info1 = fit_resp(*data, a=a1, b=b, n_grids=n_grids, equivalences=_restrict(equivalences, stage2, inside=False))
     if not stage2:
-        return q1, (info1, None)
+        return RespResult(q1, q1, info1, None)
     frozen = {i: q1[i] for i in range(len(elements)) if i not in stage2}
     equal = _restrict(equivalences, stage2, inside=True) + [hs for _, hs in groups]
     q2, info2 = fit_resp(*data, a=a2, b=b, n_grids=n_grids, equivalences=equal, frozen=frozen)
-    return q2, (info1, info2)
+    return RespResult(q2, q1, info1, info2)
 
 
 def equivalent_atoms(mol: Chem.Mol) -> list[list[int]]:
-    """Groups (two or more atoms) of topologically equivalent atoms: equal canonical ranks without tie-breaking."""
+    """Groups (two or more atoms) of topologically equivalent atoms: equal canonical ranks without tie-breaking.
+
+    Ranks see one Lewis structure, so resonance-equivalent atoms (the O of a carboxylate) are not grouped.
+    """
     ranks = list(Chem.CanonicalRankAtoms(mol, breakTies=False))
     by_rank: dict[int, list[int]] = {}
     for idx, rank in enumerate(ranks):
@@ -214,11 +231,12 @@ def resp_charges(
     total_charge: float | None = None,
     conf_id: int = -1,
     n_grids: int = 1,
-) -> tuple[np.ndarray, tuple[RespInfo, RespInfo | None]]:
+    extra_equivalences: Iterable[Iterable[int]] = (),
+) -> RespResult:
     """Two-stage RESP for an RDKit molecule with explicit hydrogens and a conformer (Å).
 
-    Symmetry equivalences come from :func:`equivalent_atoms`, stage-2 groups from :func:`methyl_groups`; the
-    total charge defaults to the molecule's formal charge.
+    Symmetry equivalences come from :func:`equivalent_atoms` plus ``extra_equivalences`` (e.g. resonance), stage-2
+    groups from :func:`methyl_groups`; the total charge defaults to the molecule's formal charge.
     """
     if any(atom.GetNumImplicitHs() for atom in mol.GetAtoms()):
         raise ValueError("RESP needs a molecule with explicit hydrogens (Chem.AddHs)")
@@ -231,7 +249,7 @@ def resp_charges(
         points_angstrom,
         esp_hartree,
         charge,
-        equivalences=equivalent_atoms(mol),
+        equivalences=equivalent_atoms(mol) + [list(g) for g in extra_equivalences],
         methyl_groups=methyl_groups(mol),
         n_grids=n_grids,
     )
