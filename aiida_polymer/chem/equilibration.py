@@ -6,34 +6,22 @@ into steps and its symbolic temperatures/pressures into numbers.
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import Any
 
-import yaml
-
+from . import protocols
 from .lammps_input import Stage
 
-PROTOCOL_FILE = files("aiida_polymer.protocols") / "equilibrate.yaml"
+PROTOCOL_FILE = "equilibrate.yaml"
 
 
 def load_protocols() -> dict[str, Any]:
-    return yaml.safe_load(PROTOCOL_FILE.read_text())
+    return protocols.load(PROTOCOL_FILE)
 
 
 def protocol(name: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """One protocol's settings, with ``overrides`` merged in section by section."""
-    data = load_protocols()
-    name = name or data["default_protocol"]
-    if name not in data["protocols"]:
-        raise ValueError(f"unknown protocol {name!r}; choose from {', '.join(data['protocols'])}")
-    settings = {key: dict(value) if isinstance(value, dict) else value
-                for key, value in data["protocols"][name].items()}
-    for section, values in (overrides or {}).items():
-        if isinstance(values, dict) and isinstance(settings.get(section), dict):
-            settings[section].update(values)
-        else:
-            settings[section] = values
-    settings["larsen_21_step"] = data["larsen_21_step"]
+    settings = protocols.settings(PROTOCOL_FILE, name, overrides)
+    settings["larsen_21_step"] = load_protocols()["larsen_21_step"]
     return settings
 
 
