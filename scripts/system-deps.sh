@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install the Debian packages the pipeline needs (Psi4, Graphviz for provenance graphs), if missing.
+# Install the Debian packages the pipeline needs (Psi4, Graphviz for provenance graphs), if missing, and those of the
+# loopback Slurm-over-SSH cluster of the remote-execution tests (scripts/slurm-cluster.sh).
 set -euo pipefail
-packages=(psi4 graphviz)
+packages=(psi4 graphviz slurm-wlm munge openssh-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

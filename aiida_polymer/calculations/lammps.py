@@ -104,6 +104,13 @@ class LammpsCalculation(CalcJob):
         codeinfo = datastructures.CodeInfo()
         codeinfo.code_uuid = self.inputs.code.uuid
         codeinfo.cmdline_params = ["-in", INPUT, "-log", LOG, *settings.get("cmdline", [])]
+        # OpenMP threads per rank: settings['omp_threads'], else the resources' num_cores_per_mpiproc
+        options = self.inputs.metadata.options
+        threads = int(settings.get("omp_threads") or (options.get("resources") or {}).get("num_cores_per_mpiproc") or 1)
+        if threads > 1:  # the OPENMP package's /omp styles with that many threads
+            codeinfo.cmdline_params += ["-sf", "omp", "-pk", "omp", str(threads)]
+            if "OMP_NUM_THREADS" not in (options.get("environment_variables") or {}):
+                calcinfo.prepend_text = f"export OMP_NUM_THREADS={threads}"
         calcinfo.codes_info = [codeinfo]
         calcinfo.retrieve_list = [LOG, FINAL_DATA, *OUTPUT_FILES.values()]
         return calcinfo

@@ -1,0 +1,224 @@
+"""Live remote execution: LAMMPS stages through the daemon on a real Slurm cluster reached over SSH.
+
+``scripts/slurm-cluster.sh start`` runs a one-node Slurm (munged, slurmctld, slurmd) and an sshd on 127.0.0.1 on
+this machine; the AiiDA computer uses the ``core.ssh_async`` transport and the ``core.slurm`` scheduler, exactly as
+for a cluster elsewhere. Without the Debian packages (scripts/system-deps.sh) the module is skipped, except in CI
+(``CI=true``), where it fails.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from aiida import orm
+from aiida.common.exceptions import NotExistent
+from aiida.engine import submit
+from aiida.plugins import CalculationFactory, WorkflowFactory
+
+from aiida_polymer.chem.builder import CellSpec, build_cell
+from aiida_polymer.codes import executables
+
+LammpsCalculation = CalculationFactory("polymer.lammps")
+LammpsBase = WorkflowFactory("polymer.lammps.base")
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "slurm-cluster.sh"
+CLUSTER_DIR = Path(os.environ.get("SLURM_LOOPBACK_DIR", ROOT / ".slurm"))
+HOST = "slurm-loopback"
+LABEL = "slurm-loopback"
+
+# The daemon is started with the `verdi` found on the PATH: this environment's.
+_BIN = str(Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+    import aiida.engine.daemon.client as _daemon_client  # looked `verdi` up when first imported
+
+    _daemon_client.VERDI_BIN = _daemon_client.VERDI_BIN or str(Path(_BIN) / "verdi")
+
+
+def _slurm(*args: str) -> str:
+    env = {**os.environ, "SLURM_CONF": str(CLUSTER_DIR / "etc" / "slurm.conf")}
+    return subprocess.run(args, env=env, capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """Start (or reuse) the loopback cluster; fail in CI, skip elsewhere, when its packages are missing."""
+    result = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        message = f"the loopback Slurm cluster did not start:\n{result.stdout}{result.stderr}"
+        if "missing" in result.stderr and os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
+            pytest.skip(message + "\n(run scripts/system-deps.sh as root)")
+        pytest.fail(message, pytrace=False)
+    return CLUSTER_DIR
+
+
+@pytest.fixture(scope="module")
+def daemon(aiida_config, aiida_profile_factory):
+    """A profile of this module's own with the ZeroMQ broker (the session's test profile has none), and its daemon."""
+    from aiida.engine.daemon.client import get_daemon_client
+    from aiida.manage import get_manager
+
+    previous = aiida_config.default_profile_name
+    with aiida_profile_factory(aiida_config, broker_backend="core.zeromq", name="remote-slurm") as profile:
+        client = get_daemon_client(profile.name)
+        client.start_daemon(number_workers=1)
+        get_manager().reset_runner()  # this process submits through the broker that the daemon runs
+        try:
+            yield client
+        finally:
+            client.stop_daemon(wait=True)
+            aiida_config.set_default_profile(previous, overwrite=True)
+            aiida_config.store()
+
+
+@pytest.fixture(scope="module")
+def slurm_computer(slurm_cluster, daemon):
+    """The ``slurm-loopback`` computer (core.ssh_async + core.slurm) and its ``lmp`` code."""
+    try:
+        computer = orm.load_computer(LABEL)
+    except NotExistent:
+        computer = orm.Computer(
+            label=LABEL,
+            hostname=HOST,
+            description="one-node Slurm on this machine, over SSH on loopback (scripts/slurm-cluster.sh)",
+            transport_type="core.ssh_async",
+            scheduler_type="core.slurm",
+            workdir=str(slurm_cluster / "work" / "{username}" / "aiida"),
+        ).store()
+        # `host` is the Host entry of ~/.ssh/config that the script includes (asyncssh reads that file)
+        computer.configure(host=HOST, backend="asyncssh", safe_interval=0.2, use_login_shell=True, max_io_allowed=4)
+        computer.set_minimum_job_poll_interval(0.5)
+        computer.set_default_mpiprocs_per_machine(os.cpu_count() or 1)
+        # MPICH's hydra would start ranks through srun inside a Slurm job; on one node fork them directly
+        computer.set_mpirun_command([f"{_BIN}/mpiexec", "-launcher", "fork", "-np", "{tot_num_mpiprocs}"])
+    path, prepend, description = executables()["lmp"]
+    try:
+        code = orm.load_code(f"lmp@{LABEL}")
+    except NotExistent:
+        code = orm.InstalledCode(
+            label="lmp",
+            computer=computer,
+            filepath_executable=str(path),
+            prepend_text=prepend,
+            description=description,
+            default_calc_job_plugin="polymer.lammps",
+        ).store()
+    return computer, code
+
+
+@pytest.fixture(scope="module")
+def pe_data():
+    cell = build_cell(CellSpec(smiles=["*CC*"], n_chains=3, atoms_per_chain=44, density=0.6, seed=4))
+    return cell.data_file()
+
+
+def _inputs(code, data, resources, **stage):
+    spec = {
+        "name": "remote",
+        "ensemble": "nvt",
+        "steps": 200,
+        "temperature": 300.0,
+        "thermo_every": 20,
+        "kspace_accuracy": 1e-4,
+        "cutoff_inner": 4.0,
+        "cutoff": 5.0,
+        "velocity_seed": 3,
+        **stage,
+    }
+    return {
+        "code": code,
+        "stage": orm.Dict(spec),
+        "data_file": orm.SinglefileData(io.BytesIO(data.encode()), filename="system.data"),
+        "metadata": {"options": {"resources": resources, "max_wallclock_seconds": 600, "withmpi": True}},
+    }
+
+
+def _wait(node, daemon, timeout: float, until=None):
+    """Poll ``node`` until ``until()`` (default: terminated); on timeout fail with the reports and daemon log."""
+    until = until or (lambda: node.is_terminated)
+    deadline = time.monotonic() + timeout
+    while not until():
+        if node.is_excepted:
+            pytest.fail(f"{node.process_label}<{node.pk}> excepted: {node.exception}")
+        if time.monotonic() > deadline:
+            from aiida.cmdline.utils.common import get_workchain_report
+
+            log = Path(daemon.daemon_log_file).read_text(errors="replace")[-6000:]
+            pytest.fail(
+                f"timed out after {timeout}s: {node.process_label}<{node.pk}> is {node.process_state}\n"
+                f"{get_workchain_report(node, 'REPORT')}\n--- daemon log ---\n{log}"
+            )
+        time.sleep(0.25)
+
+
+def test_stage_runs_through_slurm_over_ssh(slurm_computer, pe_data, daemon):
+    _computer, code = slurm_computer
+    # one rank with two OpenMP threads: sbatch --cpus-per-task=2, lmp -sf omp -pk omp 2
+    resources = {"num_machines": 1, "num_mpiprocs_per_machine": 1, "num_cores_per_mpiproc": 2}
+    node = submit(LammpsBase, lammps=_inputs(code, pe_data, resources, ensemble="npt", sample_every=50))
+    _wait(node, daemon, timeout=90)
+    assert node.is_finished_ok, f"[{node.exit_status}] {node.exit_message}"
+    (calc,) = node.called
+    assert calc.is_finished_ok and calc.computer.label == LABEL
+    assert calc.get_job_id() and calc.get_scheduler_state().value == "done"
+    script = calc.base.repository.get_object_content("_aiidasubmit.sh")
+    assert "#SBATCH --cpus-per-task=2" in script and "export OMP_NUM_THREADS=2" in script
+    assert "'-sf' 'omp' '-pk' 'omp' '2'" in script
+    log = calc.outputs.retrieved.base.repository.get_object_content("log.lammps")
+    assert "using 2 OpenMP thread(s) per MPI task" in log
+    steps = node.outputs.thermo.get_array("step")
+    assert steps[0] == 0 and steps[-1] == 200
+    params = node.outputs.output_parameters.get_dict()
+    assert params["completed"] and params["last_step"] == 200
+    assert node.outputs.rg.get_array("values").shape == (5, 3)
+    remote = calc.outputs.remote_folder
+    assert remote.computer.label == LABEL and "final.data" in remote.listdir()
+
+
+def test_cancelled_job_continues_from_its_restart_file(slurm_computer, pe_data, daemon, tmp_path):
+    _computer, code = slurm_computer
+    # the first job writes restart files up to step 300 and then stalls (as if slow) until it is cancelled;
+    # the marker file makes the continuation run straight through
+    marker = tmp_path / "stalled"
+    stall = [
+        f"variable stalled equal is_file({marker})",
+        "run 300 upto",
+        f'if "${{stalled}} == 0" then "print stalled file {marker}" "shell sleep 120"',
+    ]
+    resources = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
+    inputs = _inputs(code, pe_data, resources, steps=500, restart_every=100, thermo_every=50, extra=stall)
+    node = submit(LammpsBase, lammps=inputs)
+
+    def first_job_stalled():
+        if not node.called or not marker.exists():
+            return False
+        job_id = node.called[0].get_job_id()
+        return bool(job_id) and _slurm("squeue", "-h", "-j", job_id, "-o", "%T").strip() == "RUNNING"
+
+    _wait(node, daemon, timeout=60, until=first_job_stalled)
+    first = node.called[0]
+    workdir = Path(first.get_remote_workdir())
+    assert {"restart.a", "restart.b"} & {p.name for p in workdir.iterdir()}
+    _slurm("scancel", first.get_job_id())
+
+    _wait(node, daemon, timeout=120)
+    assert node.is_finished_ok, f"[{node.exit_status}] {node.exit_message}"
+    calcs = sorted(node.called, key=lambda n: n.ctime)
+    # the cancelled job is a failure in the history, not a success
+    assert calcs[0].is_failed and calcs[0].exit_status == LammpsCalculation.exit_codes.ERROR_INCOMPLETE.status
+    stderr = calcs[0].outputs.retrieved.base.repository.get_object_content("_scheduler-stderr.txt")
+    assert "CANCELLED" in stderr
+    assert [c.exit_status for c in calcs[1:]] == [0]
+    settings = calcs[1].inputs.settings.get_dict()
+    assert settings["continuation"] and settings["restart_file"] in ("restart.a", "restart.b")
+    assert calcs[1].inputs.parent_folder.uuid == calcs[0].outputs.remote_folder.uuid
+    steps = calcs[1].outputs.thermo.get_array("step")
+    assert steps[0] == 300 and steps[-1] == 500
+    assert node.outputs.output_parameters["last_step"] == 500
