@@ -58,3 +58,34 @@ def test_bad_options_exit_202(polymer_codes):
 def test_unbuildable_cell_exit_410(polymer_codes):
     _, node = _run(polymer_codes, smiles=["*CC*"], n_chains=20, atoms_per_chain=200, density=5.0)
     assert node.exit_status == 410 and "density" in node.exit_message
+
+
+def test_given_charges_are_used_in_the_cell(polymer_codes):
+    """Charges from outside (RESP) land on every atom of their fragment in the data file."""
+    unit = [-0.2, -0.2, 0.1, 0.1, 0.1, 0.1]  # *CC*: C, C, H x 4 (caps folded)
+    end = [-0.3, 0.1, 0.1, 0.1]  # *C: C, H x 3
+    results, node = run_get_node(
+        AmorphousCell, parameters=orm.Dict({"smiles": ["*CC*"], "n_chains": 2, "atoms_per_chain": 30, "seed": 1,
+                                            "charges": "resp"}),
+        charges=orm.Dict({"charges": [unit, end, end]}), antechamber=polymer_codes["antechamber"],
+        parmchk2=polymer_codes["parmchk2"])
+    assert node.is_finished_ok, node.exit_message
+    residues = results["residues"].get_dict()
+    assert residues["charge_method"] == "resp"
+    assert residues["residues"][0]["charges"] == pytest.approx(unit)
+    assert residues["residues"][1]["charges"] == pytest.approx(end)
+    data = results["data_file"].get_content()
+    atoms = data.split("Atoms")[1].split("\n\n")[1].splitlines()
+    charges = sorted({round(float(line.split()[3]), 6) for line in atoms})
+    assert charges == [-0.3, -0.2, 0.1]
+
+
+@pytest.mark.parametrize("charges", [None, {"charges": [[0.1] * 6, [0.0] * 4, [0.0] * 4]},
+                                     {"charges": [[0.0] * 5, [0.0] * 4, [0.0] * 4]}])
+def test_resp_without_valid_charges_exit_202(polymer_codes, charges):
+    extra = {} if charges is None else {"charges": orm.Dict(charges)}
+    _, node = run_get_node(AmorphousCell, parameters=orm.Dict({"smiles": ["*CC*"], "charges": "resp", "n_chains": 2,
+                                                               "atoms_per_chain": 30}),
+                           antechamber=polymer_codes["antechamber"], parmchk2=polymer_codes["parmchk2"], **extra)
+    assert node.exit_status == 202, node.exit_message
+    assert "charges" in node.exit_message

@@ -12,7 +12,7 @@ from rdkit import Chem
 
 from ..chem import amber
 from ..chem.amber_params import MissingParameterError
-from ..chem.builder import CellSpec, build, prepare
+from ..chem.builder import CellSpec, build, check_charges, prepare
 from ..chem.cell import PackingError
 from ..chem.chains import ChainGrowthError
 
@@ -36,15 +36,25 @@ def _template_coordinates(template: orm.SinglefileData) -> np.ndarray:
 
 @calcfunction
 def build_cell(parameters: orm.Dict, template: orm.SinglefileData, typed: orm.SinglefileData,
-               frcmod: orm.SinglefileData) -> dict[str, orm.Data] | ExitCode:
-    """Grow and pack the chains, assign GAFF2 parameters and write the LAMMPS data file."""
+               frcmod: orm.SinglefileData, charges: orm.Dict | None = None) -> dict[str, orm.Data] | ExitCode:
+    """Grow and pack the chains, assign GAFF2 parameters and write the LAMMPS data file.
+
+    ``charges`` (``{"charges": [[...], ...]}``: one list per unit, then head and tail group) replaces the
+    charges of ``parameters['charges']`` (e.g. RESP charges from ``polymer.charges``).
+    """
     spec = cell_spec(parameters)
     prep = prepare(spec, coordinates=_template_coordinates(template))
     types = amber.read_mol2_types(typed.get_content())
     gaff2_path = amber.gaff2_dat()
     gaff2_text = gaff2_path.read_text()
     try:
-        cell = build(spec, prep, types, frcmod.get_content(), gaff2_text)
+        given = None if charges is None else [np.array(q, dtype=float) for q in charges["charges"]]
+        if given is not None:
+            check_charges([*prep.units, prep.head, prep.tail], given)
+    except (KeyError, TypeError, ValueError) as exc:
+        return ExitCode(202, f"invalid charges: {exc}")
+    try:
+        cell = build(spec, prep, types, frcmod.get_content(), gaff2_text, charges=given)
     except MissingParameterError as exc:
         return ExitCode(320, str(exc))
     except (ChainGrowthError, PackingError) as exc:

@@ -34,6 +34,7 @@ from .residues import Residue, build_template, gasteiger_charges, residues_from_
 from .topology import ForceField, Topology, assign
 
 CHARGE_METHODS = {"gasteiger": gasteiger_charges}
+EXTERNAL_CHARGES = ("resp",)  # computed elsewhere (quantum chemistry) and passed to build() per fragment
 
 
 @dataclass
@@ -70,8 +71,8 @@ class CellSpec:
             raise ValueError(f"copolymer must be one of {COPOLYMER_KINDS}")
         if self.tacticity not in TACTICITIES:
             raise ValueError(f"tacticity must be one of {TACTICITIES}")
-        if self.charges not in CHARGE_METHODS:
-            raise ValueError(f"charges must be one of {sorted(CHARGE_METHODS)}")
+        if self.charges not in CHARGE_METHODS and self.charges not in EXTERNAL_CHARGES:
+            raise ValueError(f"charges must be one of {sorted(CHARGE_METHODS) + list(EXTERNAL_CHARGES)}")
         if self.n_chains < 1 or self.density <= 0 or self.atoms_per_chain < 1:
             raise ValueError("n_chains, atoms_per_chain and density must be positive")
 
@@ -156,12 +157,19 @@ class Cell:
 
 def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: str,
           charges: list[np.ndarray] | None = None) -> Cell:
-    """Grow, pack and parameterise the cell. ``types`` are the template's GAFF2 types (template atom order)."""
+    """Grow, pack and parameterise the cell. ``types`` are the template's GAFF2 types (template atom order).
+
+    ``charges``: one array per fragment (the units, then the head and tail groups), each neutral, caps folded; needed
+    for the external charge methods (RESP), computed by ``spec.charges`` otherwise.
+    """
     start = time.perf_counter()
     rng = np.random.default_rng(spec.seed)
     fragments = [*prep.units, prep.head, prep.tail]
     if charges is None:
+        if spec.charges not in CHARGE_METHODS:
+            raise ValueError(f"charges {spec.charges!r} must be given per fragment")
         charges = [CHARGE_METHODS[spec.charges](f) for f in fragments]
+    check_charges(fragments, charges)
     residues = residues_from_template(prep.template, prep.sequence, types, charges)
     params = amber_params.read_parm(gaff2, "gaff2").update(amber_params.read_frcmod(frcmod, "frcmod"))
     n_units = len(prep.units)
@@ -217,6 +225,18 @@ def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: 
     }
     return Cell(topology=top, forcefield=ff, coords=coords, images=images, box=box, residues=residues,
                 summary=summary)
+
+
+def check_charges(fragments: list[Fragment], charges: list[np.ndarray], tolerance: float = 1e-6) -> None:
+    """Each fragment gets one charge per atom and is neutral (ValueError otherwise)."""
+    if len(charges) != len(fragments):
+        raise ValueError(f"{len(charges)} charge sets for {len(fragments)} fragments (units, head, tail)")
+    for frag, q in zip(fragments, charges, strict=True):
+        q = np.asarray(q, dtype=float)
+        if q.shape != (frag.n_atoms,) or not np.all(np.isfinite(q)):
+            raise ValueError(f"{frag.smiles}: {q.size} charges for {frag.n_atoms} atoms")
+        if abs(q.sum()) > tolerance:
+            raise ValueError(f"{frag.smiles}: charges sum to {q.sum():.2e}, not 0")
 
 
 def _topology(residues: list[Residue], orders: list[list[int]]) -> Topology:

@@ -8,6 +8,7 @@ from aiida_shell import ShellJob
 
 from ..calcfunctions.system import build_cell, build_template, cell_spec
 from ..chem import amber
+from ..chem.builder import CHARGE_METHODS
 from ..chem.monomer import MonomerError, parse_end_group, parse_repeat_unit
 
 
@@ -26,6 +27,9 @@ class AmorphousCellWorkChain(WorkChain):
         spec.input("parmchk2", valid_type=orm.AbstractCode, help="AmberTools parmchk2.")
         spec.input("options", valid_type=orm.Dict, required=False,
                    help="metadata.options for the AmberTools jobs (e.g. resources, queue).")
+        spec.input("charges", valid_type=orm.Dict, required=False,
+                   help="Atomic charges per fragment, {'charges': [[unit 1], ..., [head], [tail]]} (e.g. RESP from "
+                        "polymer.charges, caps folded); needed when parameters['charges'] is 'resp'.")
         spec.outline(cls.validate, cls.make_template, cls.run_antechamber, cls.run_parmchk2, cls.make_cell)
         spec.output("template", valid_type=orm.SinglefileData, help="Capped template oligomer that was typed.")
         spec.output("data_file", valid_type=orm.SinglefileData, help="LAMMPS data file (atom_style full).")
@@ -50,7 +54,9 @@ class AmorphousCellWorkChain(WorkChain):
             for key in ("head_group", "tail_group"):
                 if key in params:
                     parse_end_group(params[key])
-            cell_spec(self.inputs.parameters)
+            spec = cell_spec(self.inputs.parameters)
+            if spec.charges not in CHARGE_METHODS and "charges" not in self.inputs:
+                raise ValueError(f"charges {spec.charges!r} need the `charges` input")
         except MonomerError as exc:
             self.report(str(exc))
             return self.exit_codes.ERROR_INVALID_SMILES.format(message=str(exc))
@@ -92,12 +98,15 @@ class AmorphousCellWorkChain(WorkChain):
         job = self.ctx.parmchk2
         if not job.is_finished_ok or "missing_frcmod" not in job.outputs:
             return self.exit_codes.ERROR_PARMCHK2_FAILED.format(status=job.exit_status)
+        charges = {"charges": self.inputs.charges} if "charges" in self.inputs else {}
         results, node = build_cell.run_get_node(self.inputs.parameters, self.ctx.template,
-                                                self.ctx.antechamber.outputs.typed_mol2, job.outputs.missing_frcmod)
+                                                self.ctx.antechamber.outputs.typed_mol2, job.outputs.missing_frcmod,
+                                                **charges)
         if not node.is_finished_ok:
             self.report(node.exit_message)
-            code = {320: self.exit_codes.ERROR_MISSING_PARAMETER}.get(node.exit_status,
-                                                                      self.exit_codes.ERROR_BUILD_FAILED)
+            code = {320: self.exit_codes.ERROR_MISSING_PARAMETER,
+                    202: self.exit_codes.ERROR_INVALID_PARAMETERS}.get(node.exit_status,
+                                                                       self.exit_codes.ERROR_BUILD_FAILED)
             return code.format(message=node.exit_message)
         self.out("template", self.ctx.template)
         for key, node in results.items():
