@@ -49,14 +49,18 @@ def _slurm(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def slurm_cluster():
-    """Start (or reuse) the loopback cluster; fail in CI, skip elsewhere, when its packages are missing."""
+    """Start (or reuse) the loopback cluster; fail in CI, skip elsewhere, when its packages are missing.
+    A cluster that this fixture started is stopped again at the end of the module."""
+    running = subprocess.run([str(SCRIPT), "status"], capture_output=True, timeout=30).returncode == 0
     result = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         message = f"the loopback Slurm cluster did not start:\n{result.stdout}{result.stderr}"
         if "missing" in result.stderr and os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
             pytest.skip(message + "\n(run scripts/system-deps.sh as root)")
         pytest.fail(message, pytrace=False)
-    return CLUSTER_DIR
+    yield CLUSTER_DIR
+    if not running:
+        subprocess.run([str(SCRIPT), "stop"], capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
