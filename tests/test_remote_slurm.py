@@ -23,8 +23,10 @@ from aiida.plugins import CalculationFactory, WorkflowFactory
 
 from aiida_polymer.chem.builder import CellSpec, build_cell
 from aiida_polymer.codes import executables
+from aiida_polymer.presets.resources import stage_options
 
 LammpsCalculation = CalculationFactory("polymer.lammps")
+Psi4Calculation = CalculationFactory("polymer.psi4")
 LammpsBase = WorkflowFactory("polymer.lammps.base")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,3 +228,32 @@ def test_cancelled_job_continues_from_its_restart_file(slurm_computer, pe_data, 
     steps = calcs[1].outputs.thermo.get_array("step")
     assert steps[0] == 300 and steps[-1] == 500
     assert node.outputs.output_parameters["last_step"] == 500
+
+
+def test_psi4_job_with_the_preset_options(slurm_computer, daemon):
+    """Psi4 (the other code of the pipeline) on the same cluster, sized by ``stage_options`` for Slurm."""
+    import numpy as np
+
+    from aiida_polymer.parsers.psi4 import molecule
+
+    computer, _ = slurm_computer
+    path, prepend, description = executables()["psi4"]
+    if path is None:
+        pytest.fail("psi4 is not installed (make install puts Debian's psi4 in place)")
+    try:
+        code = orm.load_code(f"psi4@{LABEL}")
+    except NotExistent:
+        code = orm.InstalledCode(label="psi4", computer=computer, filepath_executable=str(path),
+                                 prepend_text=prepend, description=description).store()  # fmt: skip
+    options = stage_options("psi4", computer, "fast", cores_per_node=2)
+    assert options["resources"] == {"num_machines": 1, "num_mpiprocs_per_machine": 1, "num_cores_per_mpiproc": 2}
+    water = np.array([[0.0, 0.0, 0.0], [0.0, 0.7572, -0.5865], [0.0, -0.7572, -0.5865]])
+    parameters = {"task": "energy", "basis": "sto-3g", "memory": "500 MB", "scf_type": "pk"}
+    node = submit(Psi4Calculation, code=code, structure=molecule(["O", "H", "H"], water),
+                  parameters=orm.Dict(parameters), metadata={"options": options})  # fmt: skip
+    _wait(node, daemon, timeout=90)
+    assert node.is_finished_ok, f"[{node.exit_status}] {node.exit_message}"
+    node = orm.load_node(node.pk)  # the daemon wrote its repository: not this process's copy of the node
+    assert node.get_job_id()
+    assert "#SBATCH --cpus-per-task=2" in node.base.repository.get_object_content("_aiidasubmit.sh")
+    assert -75.0 < node.outputs.output_parameters["energy"] < -74.9  # HF/STO-3G water: -74.96 Hartree
