@@ -149,7 +149,7 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   done
 }
 
-node_ready() { sinfo -h -n localhost -o %t | grep -qE '^(idle|mix|alloc)'; }
+node_ready() { sinfo -h -n localhost -o %t | grep -qxE 'idle|mix|alloc'; }
 
 start() {
   need_binaries
