@@ -40,7 +40,7 @@ def compute_properties(thermo: orm.ArrayData, rg: orm.ArrayData, msd: orm.ArrayD
     """The equilibrium property table {name: {value, unit, stderr, flags}} of the production run.
 
     ``parameters``: temperature (K), pressure (atm), timestep (fs) and optionally polarizability (Å³) with
-    repeat_mass (g/mol) for the refractive index.
+    repeat_mass (g/mol) and, for copolymers, fractions, for the refractive index and the dielectric constant.
     """
     p = parameters.get_dict()
     data = read_data(final_data.get_content())
@@ -53,5 +53,5 @@ def compute_properties(thermo: orm.ArrayData, rg: orm.ArrayData, msd: orm.ArrayD
         series, data.total_mass, temp=p["temperature"], press=p["pressure"], rg=rg.get_array("values"),
         msd=((msd_steps - msd_steps[0]) * p["timestep"], msd_values), dipole=dipole.get_array("dipole"),
         nematic_vectors=vectors, nematic_groups=chains, polarizability=p.get("polarizability"),
-        repeat_mass=p.get("repeat_mass"), flags=flags)
+        repeat_mass=p.get("repeat_mass"), fractions=p.get("fractions"), flags=flags)
     return orm.Dict(table)

@@ -44,16 +44,20 @@ class AmorphousCellWorkChain(WorkChain):
         spec.exit_code(320, "ERROR_MISSING_PARAMETER", message="GAFF2 has no parameter: {message}")
         spec.exit_code(410, "ERROR_BUILD_FAILED", message="Could not build the cell: {message}")
 
+    @staticmethod
+    def check_smiles(params: dict) -> None:
+        """Parse every repeat unit and end group of the build parameters (MonomerError with the reason)."""
+        smiles = params.get("smiles")
+        for s in [smiles] if isinstance(smiles, str) else (smiles or []):
+            parse_repeat_unit(s)
+        for key in ("head_group", "tail_group"):
+            if key in params:
+                parse_end_group(params[key])
+
     def validate(self):
         """Parse every SMILES and the options before anything is stored."""
-        params = self.inputs.parameters.get_dict()
-        smiles = params.get("smiles")
         try:
-            for s in [smiles] if isinstance(smiles, str) else (smiles or []):
-                parse_repeat_unit(s)
-            for key in ("head_group", "tail_group"):
-                if key in params:
-                    parse_end_group(params[key])
+            self.check_smiles(self.inputs.parameters.get_dict())
             spec = cell_spec(self.inputs.parameters)
             if spec.charges not in CHARGE_METHODS and "charges" not in self.inputs:
                 raise ValueError(f"charges {spec.charges!r} need the `charges` input")

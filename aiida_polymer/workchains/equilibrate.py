@@ -30,6 +30,9 @@ class EquilibrateWorkChain(WorkChain):
         spec.inputs["md"]["lammps"].validator = None  # data_file / parent_folder are set per stage here
         spec.input("protocol", valid_type=orm.Dict,
                    help="Expanded protocol settings (see aiida_polymer/protocols/equilibrate.yaml).")
+        spec.input("optical", valid_type=orm.Dict, required=False,
+                   help="For the refractive index and ε_dc: polarizability (Å³, one per repeat unit, H-capped), "
+                        "repeat_mass (g/mol, without caps) and fractions (mole fractions, copolymers).")
         spec.inputs.validator = cls._validate_inputs
         spec.outline(
             if_(cls.should_build_cell)(cls.build_cell, cls.inspect_cell),
@@ -159,8 +162,9 @@ class EquilibrateWorkChain(WorkChain):
         if not self.ctx.converged:
             self.report(f"NOT CONVERGED after {self.ctx.segment} production segments: properties are flagged")
         p = self.ctx.settings["production"]
+        optical = self.inputs.optical.get_dict() if "optical" in self.inputs else {}
         parameters = orm.Dict({"temperature": p["temperature"], "pressure": p["pressure"],
-                               "timestep": self.ctx.settings["md"]["timestep"]})
+                               "timestep": self.ctx.settings["md"]["timestep"], **optical})
         props = compute_properties(node.outputs.thermo, node.outputs.rg, node.outputs.msd, node.outputs.dipole,
                                    node.outputs.final_data, self.ctx.convergence, parameters)
         self.out("final_data", node.outputs.final_data)

@@ -1,0 +1,148 @@
+"""``polymer.properties``: the front door — repeat-unit SMILES to the full property table, in one graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain, if_
+
+from ..calcfunctions.collect import assemble_charges, merge_properties
+from ..calcfunctions.system import cell_spec
+from ..chem.monomer import MonomerError
+from ..presets.resources import stage_options
+from .amorphous_cell import AmorphousCellWorkChain
+from .charges import ChargesWorkChain
+from .charges import protocol as charges_protocol
+from .equilibrate import EquilibrateWorkChain
+
+PROTOCOLS = ("fast", "moderate", "precise")
+
+
+class PropertiesWorkChain(WorkChain):
+    """Charges (Psi4 RESP, per unique fragment, cached) → amorphous cell → equilibration → equilibrium
+    properties (with the refractive index and ε_dc from the units' polarizabilities).
+
+    The repeat units, end groups, tacticity and copolymer layout are the ``equilibrate.cell.parameters``; each
+    stage has its own code and ``metadata.options``, so quantum chemistry and MD may run on different computers.
+    """
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.expose_inputs(ChargesWorkChain, namespace="charges", exclude=("smiles",),
+                           namespace_options={"required": False, "populate_defaults": False,
+                                              "help": "Psi4 RESP charges; without them the cell uses the "
+                                                      "charges named in the cell parameters (e.g. gasteiger)."})
+        spec.expose_inputs(EquilibrateWorkChain, namespace="equilibrate", exclude=("data_file", "optical"))
+        spec.outline(
+            cls.validate,
+            if_(cls.should_run_charges)(cls.run_charges, cls.inspect_charges),
+            cls.run_equilibrate,
+            cls.inspect_equilibrate,
+            cls.results,
+        )
+        spec.output("properties", valid_type=orm.Dict, help="{name: {value, unit, stderr, flags}}.")
+        spec.output("charges", valid_type=orm.Dict, required=False, help="RESP charges per fragment.")
+        spec.expose_outputs(EquilibrateWorkChain, namespace="equilibrate")
+        spec.exit_code(201, "ERROR_INVALID_SMILES", message="Invalid SMILES: {message}")
+        spec.exit_code(202, "ERROR_INVALID_PARAMETERS", message="Invalid parameters: {message}")
+        spec.exit_code(401, "ERROR_CHARGES_FAILED", message="The charges of {smiles} failed: {message}")
+        spec.exit_code(402, "ERROR_EQUILIBRATION_FAILED", message="The equilibration failed: {message}")
+
+    @classmethod
+    def get_builder_from_protocol(cls, codes: dict[str, orm.AbstractCode], smiles: str | list[str],
+                                  protocol: str = "moderate", overrides: dict[str, Any] | None = None,
+                                  options: dict[str, dict] | None = None):
+        """A ready builder. ``codes``: ``lmp``, ``psi4``, ``antechamber``, ``parmchk2`` (any computers);
+        ``overrides``: ``{"charges": {...}, "equilibrate": {...}}`` protocol sections (``equilibrate`` takes the
+        sections of protocols/equilibrate.yaml, e.g. ``{"cell": {"tacticity": "isotactic"}}``); ``options``:
+        ``metadata.options`` per stage (``psi4``, ``amber``, ``lammps``), default from the computers' schedulers."""
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+        overrides, options = overrides or {}, options or {}
+
+        def stage(name: str, code: orm.AbstractCode, preset: str) -> dict:
+            return options.get(name) or stage_options(preset, code.computer, protocol)
+
+        builder = cls.get_builder()
+        equilibrate = EquilibrateWorkChain.get_builder_from_protocol(
+            codes["lmp"], smiles, protocol, overrides.get("equilibrate"), antechamber=codes["antechamber"],
+            parmchk2=codes["parmchk2"], options=stage("lammps", codes["lmp"], "equilibration"))
+        equilibrate.cell.options = orm.Dict(stage("amber", codes["antechamber"], "amber"))
+        charges = charges_protocol(protocol, overrides.get("charges"))
+        if charges.get("charges", "resp") == "resp":
+            parameters = equilibrate.cell.parameters.get_dict()
+            equilibrate.cell.parameters = orm.Dict({**parameters, "charges": "resp"})
+            builder.charges.code = codes["psi4"]
+            builder.charges.parameters = orm.Dict({k: charges[k] for k in ("conformers", "optimize", "esp", "grid",
+                                                                           "polarizability")})
+            builder.charges.options = orm.Dict(stage("psi4", codes["psi4"], "psi4"))
+        builder.equilibrate._data = equilibrate._data
+        return builder
+
+    def validate(self):
+        parameters = self.inputs.equilibrate.cell.parameters
+        try:
+            spec = cell_spec(parameters)
+            self.ctx.fragments = list(dict.fromkeys([*spec.smiles, spec.head_group, spec.tail_group]))
+            AmorphousCellWorkChain.check_smiles(parameters.get_dict())
+        except MonomerError as exc:
+            self.report(str(exc))
+            return self.exit_codes.ERROR_INVALID_SMILES.format(message=str(exc))
+        except (TypeError, ValueError) as exc:
+            self.report(str(exc))
+            return self.exit_codes.ERROR_INVALID_PARAMETERS.format(message=str(exc))
+        self.ctx.spec = spec
+        return None
+
+    def should_run_charges(self) -> bool:
+        return bool(self.inputs.get("charges"))
+
+    def run_charges(self):
+        inputs = self.exposed_inputs(ChargesWorkChain, "charges")
+        units = set(self.ctx.spec.smiles)
+        for i, smiles in enumerate(self.ctx.fragments):
+            parameters = inputs["parameters"].get_dict()
+            if smiles not in units:  # end groups: charges only
+                parameters["polarizability"] = None
+            node = self.submit(ChargesWorkChain, **{**inputs, "smiles": orm.Str(smiles),
+                                                    "parameters": orm.Dict(parameters),
+                                                    "metadata": {"call_link_label": f"charges_{i}"}})
+            self.to_context(**{f"charges_{i}": node})
+
+    def inspect_charges(self):
+        nodes = {}
+        for i, smiles in enumerate(self.ctx.fragments):
+            node = self.ctx[f"charges_{i}"]
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_CHARGES_FAILED.format(smiles=smiles, message=node.exit_message)
+            nodes[f"charges_{i}"] = node.outputs.charges
+            if smiles in self.ctx.spec.smiles:
+                nodes[f"polarizability_{self.ctx.spec.smiles.index(smiles)}"] = node.outputs.polarizability
+        self.ctx.qm = assemble_charges(self.inputs.equilibrate.cell.parameters, **nodes)
+        self.out("charges", self.ctx.qm["charges"])
+        return None
+
+    def run_equilibrate(self):
+        inputs = AttributeDict(self.exposed_inputs(EquilibrateWorkChain, "equilibrate"))
+        if "qm" in self.ctx:
+            inputs.cell = AttributeDict(inputs.cell)
+            inputs.cell.charges = self.ctx.qm["charges"]
+            if "optical" in self.ctx.qm:
+                inputs.optical = self.ctx.qm["optical"]
+        inputs.metadata = {"call_link_label": "equilibrate"}
+        return ToContext(equilibrate=self.submit(EquilibrateWorkChain, **inputs))
+
+    def inspect_equilibrate(self):
+        node = self.ctx.equilibrate
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_EQUILIBRATION_FAILED.format(message=node.exit_message)
+        self.out_many(self.exposed_outputs(node, EquilibrateWorkChain, namespace="equilibrate"))
+        return None
+
+    def results(self):
+        tables = {"a_equilibrium": self.ctx.equilibrate.outputs.properties}
+        self.out("properties", merge_properties(**tables))
+

@@ -1,0 +1,63 @@
+"""``polymer.properties`` end to end on a tiny system: psi4 RESP charges → cell → equilibration → properties."""
+
+import numpy as np
+import pytest
+from aiida.common.links import LinkType
+from aiida.engine import run_get_node
+from aiida.manage.caching import enable_caching
+from aiida.plugins import WorkflowFactory
+
+from tests.test_equilibrate_workchain import PROPERTIES, TINY
+
+Properties = WorkflowFactory("polymer.properties")
+LOCAL = {"withmpi": False, "resources": {"num_machines": 1, "num_mpiprocs_per_machine": 1}}
+
+
+def _builder(codes, smiles="*CC*", **overrides):
+    builder = Properties.get_builder_from_protocol(
+        codes, smiles, protocol="fast", overrides={"equilibrate": TINY, **overrides},
+        options={"lammps": LOCAL, "amber": LOCAL, "psi4": LOCAL})
+    return builder
+
+
+@pytest.fixture(scope="module")
+def finished(polymer_codes_module):
+    with enable_caching(identifier="aiida.calculations:polymer.psi4"):
+        return run_get_node(_builder(polymer_codes_module))
+
+
+def test_every_stage_is_linked_in_one_graph(finished):
+    results, node = finished
+    assert node.is_finished_ok, node.exit_message
+    labels = sorted(link.link_label for link in node.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all())
+    assert labels == ["charges_0", "charges_1", "equilibrate"]  # *CC* and the *C end group (head = tail)
+    cell = node.outputs.equilibrate.cell
+    residues = cell.residues.get_dict()
+    assert residues["charge_method"] == "resp"
+    charges = results["charges"].get_dict()
+    assert residues["residues"][0]["charges"] == pytest.approx(charges["charges"][0])
+    assert abs(cell.summary["net_charge"]) < 1e-9
+
+
+def test_property_table_includes_the_optical_properties(finished):
+    results, _ = finished
+    table = results["properties"].get_dict()
+    assert set(table) == PROPERTIES | {"refractive_index", "dielectric_constant"}
+    n = table["refractive_index"]["value"]
+    assert 1.05 < n < 1.7  # polyethylene: 1.49; fast = minimal-basis α and an unconverged density: lower
+    eps = table["dielectric_constant"]["value"]
+    assert eps == pytest.approx(table["dielectric_orientational"]["value"] - 1 + n**2)
+
+
+def test_refractive_index_follows_lorentz_lorenz(finished):
+    results, node = finished
+    optical = next(n for n in node.called if n.process_label == "assemble_charges").outputs.optical.get_dict()
+    rho = results["properties"]["density"]["value"]
+    phi = 4 * np.pi / 3 * rho * 6.02214076e23 * 1e-24 * optical["polarizability"][0] / optical["repeat_mass"][0]
+    assert results["properties"]["refractive_index"]["value"] == pytest.approx(np.sqrt((1 + 2 * phi) / (1 - phi)))
+    assert optical["repeat_mass"] == [pytest.approx(28.054, abs=0.01)]
+
+
+def test_bad_smiles_fails_before_any_job(polymer_codes_module):
+    _, node = run_get_node(_builder(polymer_codes_module, smiles="*CC(*"))
+    assert node.exit_status == 201 and not node.called
