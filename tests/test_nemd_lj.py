@@ -54,19 +54,46 @@ def stages() -> list[Stage]:
     lj = {"potential": "lj_short", "lj_cutoff": 2.5 * SIGMA, "neighbor_skin": 1.0, "timestep": TIMESTEP}
     t = T_STAR * EPSILON_K
     return [
-        Stage(name="melt", ensemble="nvt", temperature=1.5 * EPSILON_K, steps=2000, velocity_seed=8123,
-              replicate=[3, 1, 1], thermo_every=500, **lj),
+        Stage(
+            name="melt",
+            ensemble="nvt",
+            temperature=1.5 * EPSILON_K,
+            steps=2000,
+            velocity_seed=8123,
+            replicate=[3, 1, 1],
+            thermo_every=500,
+            **lj,
+        ),
         Stage(name="nvt", ensemble="nvt", temperature=t, steps=4000, thermo_every=500, **lj),
         Stage(name="nemd", ensemble="nve", temperature=t, steps=NEMD_STEPS, nemd=NEMD, thermo_every=10000, **lj),
-    ]  # fmt: skip
+    ]
 
 
 def run_lammps(workdir: Path, script: str) -> None:
     threads = str(min(2, os.cpu_count() or 1))
     (workdir / "in.lammps").write_text(script)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "LD_LIBRARY_PATH": str(LMP.parent.parent / "lib")}
-    subprocess.run([str(LMP), "-sf", "omp", "-pk", "omp", threads, "-in", "in.lammps", "-log", "log.lammps",
-                    "-screen", "none", "-nocite"], cwd=workdir, check=True, timeout=900, env=env)  # fmt: skip
+    subprocess.run(
+        [
+            str(LMP),
+            "-sf",
+            "omp",
+            "-pk",
+            "omp",
+            threads,
+            "-in",
+            "in.lammps",
+            "-log",
+            "log.lammps",
+            "-screen",
+            "none",
+            "-nocite",
+        ],
+        cwd=workdir,
+        check=True,
+        timeout=900,
+        env=env,
+    )
 
 
 def box_lengths(data: str) -> list[float]:
@@ -97,15 +124,18 @@ def test_lj_thermal_conductivity_matches_the_literature(lj_nemd):
     profile, flux, box = lj_nemd
     assert profile["temp"].shape == (NEMD_STEPS // NEMD["profile_window"], NEMD["n_slabs"])
     assert box[0] == pytest.approx(3 * box[1]) and profile["count"][0].sum() == pytest.approx(1500)
-    result = nemd.thermal_conductivity(profile["step"], profile["temp"], flux["step"], flux["energy"], box, TIMESTEP,
-                                       discard=0.15, nblocks=5)  # fmt: skip
+    result = nemd.thermal_conductivity(
+        profile["step"], profile["temp"], flux["step"], flux["energy"], box, TIMESTEP, discard=0.15, nblocks=5
+    )
     kappa, se = (nemd.reduced_kappa(result["kappa"][k], SIGMA, EPSILON_K, MASS) for k in ("value", "stderr"))
     ref, ref_se = REFERENCE
     combined = np.hypot(se, ref_se)
     t_mean, t_diff = result["mean_temperature"] / EPSILON_K, result["temperature_difference"] / EPSILON_K
-    print(f"kappa* = {kappa:.3f} ± {se:.3f} ({result['kappa']['value']:.4f} W/(m K)); reference {ref} ± {ref_se}; "
-          f"difference {(kappa - ref) / combined:+.2f} combined SE; r² {np.round(result['r2'], 4).tolist()}, "
-          f"T* = {t_mean:.4f}, ΔT* = {t_diff:.3f}")  # fmt: skip
+    print(
+        f"kappa* = {kappa:.3f} ± {se:.3f} ({result['kappa']['value']:.4f} W/(m K)); reference {ref} ± {ref_se}; "
+        f"difference {(kappa - ref) / combined:+.2f} combined SE; r² {np.round(result['r2'], 4).tolist()}, "
+        f"T* = {t_mean:.4f}, ΔT* = {t_diff:.3f}"
+    )
     assert result["passed"], result["flags"]
     assert t_mean == pytest.approx(T_STAR, abs=0.015)
     assert 0.05 < t_diff < 0.4  # linear response, not a tiny signal

@@ -6,7 +6,7 @@ from aiida import orm
 from aiida.common import datastructures
 from aiida.engine import CalcJob
 
-from ..chem.lammps_input import FINAL_DATA, FINAL_RESTART, OUTPUT_FILES, Stage, StageError, render
+from ..chem.lammps_input import FINAL_DATA, FINAL_RESTART, NEMD_FILES, OUTPUT_FILES, Stage, StageError, render
 
 INPUT, LOG, DATA, PARENT_DATA, PARENT_RESTART = "in.lammps", "log.lammps", "system.data", "parent.data", \
     "parent.restart"
@@ -62,6 +62,10 @@ class LammpsCalculation(CalcJob):
         spec.output("rg", valid_type=orm.ArrayData, required=False, help="Per-chain radius of gyration series.")
         spec.output("msd", valid_type=orm.ArrayData, required=False, help="Per-chain centre-of-mass MSD series.")
         spec.output("dipole", valid_type=orm.ArrayData, required=False, help="Total dipole moment series.")
+        spec.output("nemd_profile", valid_type=orm.ArrayData, required=False,
+                    help="NEMD slab temperature frames: step, coord (reduced), count and temp (frames, slabs).")
+        spec.output("nemd_flux", valid_type=orm.ArrayData, required=False,
+                    help="NEMD cumulative exchanged kinetic energy: step and energy.")
         spec.output("final_data", valid_type=orm.SinglefileData, required=False, help="write_data at the end.")
         spec.output("output_parameters", valid_type=orm.Dict, help="Summary: steps, completion, timing, version.")
         spec.default_output_node = "output_parameters"
@@ -112,5 +116,5 @@ class LammpsCalculation(CalcJob):
             if "OMP_NUM_THREADS" not in (options.get("environment_variables") or {}):
                 calcinfo.prepend_text = f"export OMP_NUM_THREADS={threads}"
         calcinfo.codes_info = [codeinfo]
-        calcinfo.retrieve_list = [LOG, FINAL_DATA, *OUTPUT_FILES.values()]
+        calcinfo.retrieve_list = [LOG, FINAL_DATA, *OUTPUT_FILES.values(), *NEMD_FILES.values()]
         return calcinfo

@@ -87,6 +87,8 @@ def read_profile(text: str) -> dict[str, np.ndarray]:
             steps.append(int(tokens[0]))
             expected, rows = int(tokens[1]), []
             continue
+        if len(tokens) < 4:  # a line cut short by a killed job: the frame is incomplete
+            break
         rows.append([float(x) for x in tokens[1:4]])
         if len(rows) == expected:
             frames.append(rows)
@@ -110,6 +112,7 @@ def read_profile(text: str) -> dict[str, np.ndarray]:
 def read_flux(text: str) -> dict[str, np.ndarray]:
     """A ``fix ave/time ... f_nemd`` file: step and the cumulative exchanged energy."""
     rows = [line.split()[:2] for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    rows = [row for row in rows if len(row) == 2]  # a last line cut short by a killed job
     table = np.array(rows, dtype=float).reshape(-1, 2)
     return {"step": table[:, 0].astype(int), "energy": table[:, 1]}
 
@@ -117,21 +120,24 @@ def read_flux(text: str) -> dict[str, np.ndarray]:
 def merge_segments(segments: Sequence[Mapping[str, Any]]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Join the outputs of a stage run in pieces (continuations after a walltime or a killed job).
 
-    Each segment: {"start": step it started from, "profile": read_profile(...), "flux": read_flux(...)}. Rows of a
+    Each segment: {"start": step it started from, "profile": read_profile(...), "flux": read_flux(...)} (either may
+    be missing or empty: a piece too short to complete a profile frame). Rows of a
     segment after the next one's start are dropped (the next one redid them); the fix restarts its energy count at
     zero, so each segment's energies are shifted by the last kept cumulative energy before it.
     """
     profiles, fluxes, offset = [], [], 0.0
     for i, seg in enumerate(segments):
         end = segments[i + 1]["start"] if i + 1 < len(segments) else None
-        prof, flux = seg["profile"], seg["flux"]
-        keep_p = np.ones(len(prof["step"]), bool) if end is None else prof["step"] <= end
-        keep_f = np.ones(len(flux["step"]), bool) if end is None else flux["step"] <= end
-        profiles.append({k: np.asarray(v)[keep_p] for k, v in prof.items()})
-        energy = np.asarray(flux["energy"], dtype=float)[keep_f] + offset
-        fluxes.append({"step": np.asarray(flux["step"])[keep_f], "energy": energy})
-        if len(energy):
-            offset = float(energy[-1])
+        prof, flux = seg.get("profile") or {}, seg.get("flux") or {}
+        if len(prof.get("step", ())):  # a short last piece may end before its first complete frame
+            keep = np.ones(len(prof["step"]), bool) if end is None else np.asarray(prof["step"]) <= end
+            profiles.append({k: np.asarray(v)[keep] for k, v in prof.items()})
+        if len(flux.get("step", ())):
+            keep = np.ones(len(flux["step"]), bool) if end is None else np.asarray(flux["step"]) <= end
+            energy = np.asarray(flux["energy"], dtype=float)[keep] + offset
+            fluxes.append({"step": np.asarray(flux["step"])[keep], "energy": energy})
+            if len(energy):
+                offset = float(energy[-1])
     profile = {k: np.concatenate([p[k] for p in profiles]) for k in profiles[0]} if profiles else {}
     flux = {k: np.concatenate([f[k] for f in fluxes]) for k in ("step", "energy")} if fluxes else {}
     return profile, flux

@@ -11,8 +11,9 @@ from aiida import orm
 from aiida.parsers import Parser
 
 from ..calculations.lammps import LOG
-from ..chem.lammps_input import FINAL_DATA, FINAL_RESTART, OUTPUT_FILES, THERMO_COLUMNS
+from ..chem.lammps_input import FINAL_DATA, FINAL_RESTART, NEMD_FILES, OUTPUT_FILES, THERMO_COLUMNS
 from ..chem.lammps_log import parse_log
+from ..chem.nemd import read_flux, read_profile
 
 EXIT_BY_KIND = {"lost_atoms": "ERROR_LOST_ATOMS", "bond_atoms_missing": "ERROR_BOND_ATOMS_MISSING",
                 "shake_failure": "ERROR_SHAKE", "out_of_range_atoms": "ERROR_OUT_OF_RANGE_ATOMS",
@@ -108,3 +109,11 @@ class LammpsParser(Parser):
             table = read_scalar_file(content(OUTPUT_FILES["dipole"]))
             if table.size:
                 self.out("dipole", _array(step=table[:, 0].astype(int), dipole=table[:, 1:4]))
+        if NEMD_FILES["nemd_profile"] in names:
+            profile = read_profile(content(NEMD_FILES["nemd_profile"]))
+            if len(profile["step"]):
+                self.out("nemd_profile", _array(**profile))
+        if NEMD_FILES["nemd_flux"] in names:
+            flux = read_flux(content(NEMD_FILES["nemd_flux"]))
+            if len(flux["step"]):
+                self.out("nemd_flux", _array(**flux))

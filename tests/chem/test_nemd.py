@@ -135,11 +135,11 @@ def test_files_and_merging_continued_segments():
         profile_text += f"{step} 4 100\n" + "".join(
             f"  {i + 1} {0.125 + 0.25 * i} 25 {300 + i + step / 400}\n" for i in range(4)
         )
-    profile_text += "1200 4 100\n  1 0.125 25 301\n"  # an interrupted write
+    profile_text += "1200 4 100\n  1 0.125 25 301\n  2 0.37"  # an interrupted write
     profile = nemd.read_profile(profile_text)
     assert profile["step"].tolist() == [400, 800] and profile["temp"].shape == (2, 4)
     assert profile["temp"][1].tolist() == [302.0, 303.0, 304.0, 305.0] and profile["coord"][0, 1] == 0.375
-    flux = nemd.read_flux("# Time-averaged data for fix nemd_flux\n# TimeStep f_nemd\n0 0\n100 1.5\n200 3.0\n")
+    flux = nemd.read_flux("# Time-averaged data for fix nemd_flux\n# TimeStep f_nemd\n0 0\n100 1.5\n200 3.0\n30")
     assert flux["step"].tolist() == [0, 100, 200] and flux["energy"].tolist() == [0.0, 1.5, 3.0]
     assert nemd.read_profile("")["temp"].shape == (0, 0)
 
@@ -160,6 +160,9 @@ def test_files_and_merging_continued_segments():
     assert merged_profile["step"].tolist() == [400, 800, 1600, 2000]
     assert merged_flux["step"].tolist() == [*steps[:11].tolist(), *steps[10:].tolist()]
     assert np.allclose(merged_flux["energy"], 0.7 * merged_flux["step"])
+    # a last piece too short for a profile frame still contributes its exchanged energy
+    merged_profile, merged_flux = nemd.merge_segments([first, {**second, "profile": {}}])
+    assert merged_profile["step"].tolist() == [400, 800] and merged_flux["step"][-1] == 2000
 
 
 def test_diffusivity_and_reduced_units():

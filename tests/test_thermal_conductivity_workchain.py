@@ -1,0 +1,113 @@
+"""``polymer.thermal_conductivity`` with the real LAMMPS on a tiny polyethylene cell (a few thousand steps)."""
+
+import io
+import re
+
+import numpy as np
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from aiida.plugins import CalculationFactory, WorkflowFactory
+
+from aiida_polymer.chem.builder import CellSpec, build_cell
+
+ThermalConductivity = WorkflowFactory("polymer.thermal_conductivity")
+LammpsCalculation = CalculationFactory("polymer.lammps")
+compute_thermal_conductivity = CalculationFactory("polymer.compute_thermal_conductivity")
+
+# fast protocol, cheaper potential; a swap every 5 steps drives a gradient that shows within 1 ps
+OVERRIDES = {
+    "md": {"timestep": 0.5, "kspace_accuracy": 1e-4, "cutoff_inner": 4.0, "cutoff": 5.0},
+    "nvt": {"duration": 0.1, "seed": 5},
+    "nemd": {"duration": 1.0, "swap_every": 5, "profile_every": 10, "profile_window": 200, "restart_every": 0},
+}
+OPTIONS = {"withmpi": False, "resources": {"num_machines": 1}}
+
+
+@pytest.fixture(scope="module")
+def pe_data():
+    cell = build_cell(CellSpec(smiles=["*CC*"], n_chains=3, atoms_per_chain=44, density=0.6, seed=4))
+    return cell.data_file()
+
+
+def _builder(lmp, data, analysis=None, **kwargs):
+    overrides = {**OVERRIDES, "analysis": analysis or {}}
+    final_data = orm.SinglefileData(io.BytesIO(data.encode()), filename="final.data")
+    builder = ThermalConductivity.get_builder_from_protocol(lmp, final_data=final_data, protocol="fast",
+                                                           overrides=overrides, options=dict(OPTIONS))  # fmt: skip
+    for key, value in kwargs.items():
+        builder[key] = value
+    return builder
+
+
+def _calcs(node):
+    return sorted(node.called_descendants, key=lambda n: n.ctime)
+
+
+def test_thermal_conductivity_workchain_runs_both_stages(polymer_codes, pe_data):
+    # the gates are relaxed: a 1 ps run is far from a linear steady-state profile
+    builder = _builder(polymer_codes["lmp"], pe_data, {"r2_min": 0.0, "block_r2_min": 0.0},
+                       heat_capacity=orm.Float(1800.0))  # fmt: skip
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    calcs = [c for c in _calcs(node) if c.process_class is LammpsCalculation]
+    assert [c.inputs.stage["name"] for c in calcs] == ["nemd_nvt", "nemd"]
+    assert calcs[0].inputs.stage["replicate"] == [3, 1, 1] and "data_file" in calcs[0].inputs
+    assert "parent_folder" in calcs[1].inputs and calcs[1].inputs.stage["nemd"]["swap_every"] == 5
+    profile = calcs[1].outputs.nemd_profile
+    assert profile.get_array("temp").shape == (10, 20)
+    atoms = int(re.search(r"^\s*(\d+) atoms", pe_data, re.M).group(1))
+    assert profile.get_array("count")[0].sum() == pytest.approx(3 * atoms)  # the replicated cell
+    thermo = calcs[1].outputs.thermo
+    assert thermo.get_array("lx")[-1] == pytest.approx(3 * thermo.get_array("ly")[-1])
+
+    props = results["properties"].get_dict()
+    kappa, diffusivity = props["thermal_conductivity"], props["thermal_diffusivity"]
+    assert kappa["unit"] == "W/(m K)" and 0.0 < kappa["value"] < 10.0 and kappa["stderr"] > 0
+    assert diffusivity["unit"] == "m^2/s"
+    density = float(np.mean(thermo.get_array("density")))
+    assert diffusivity["value"] == pytest.approx(kappa["value"] / (density * 1000.0 * 1800.0))
+    analysis = results["nemd"].get_dict()
+    assert analysis["passed"] and analysis["segments"] == 1 and len(analysis["block_r2"]) == 4
+    assert analysis["temperature_difference"] > 0  # the middle slab is the hot one
+    assert analysis["kappa"]["value"] == pytest.approx(kappa["value"])
+
+
+def test_nonlinear_profile_fails_the_gates_with_flagged_properties(polymer_codes, pe_data):
+    # default gates (r² ≥ 0.98 for the mean profile, ≥ 0.9 in every block) on the same 1 ps transient
+    results, node = run_get_node(_builder(polymer_codes["lmp"], pe_data))
+    assert node.exit_status == ThermalConductivity.exit_codes.ERROR_NONLINEAR_PROFILE.status, node.exit_message
+    kappa = results["properties"]["thermal_conductivity"]
+    assert {"nonlinear_profile", "nonlinear_profile_blocks"} & set(kappa["flags"])
+    assert not results["nemd"]["passed"] and "thermal_diffusivity" not in results["properties"]
+
+
+def test_interrupted_nemd_stage_is_continued_and_joined(polymer_codes, pe_data):
+    # LAMMPS stops itself at its timer (1 s) and the base workchain continues from final.restart until done
+    options = {**OPTIONS, "max_wallclock_seconds": 2}
+    builder = _builder(polymer_codes["lmp"], pe_data, {"r2_min": 0.0, "block_r2_min": 0.0})
+    builder.protocol = orm.Dict({**builder.protocol.get_dict(), "nemd": {**OVERRIDES["nemd"], "duration": 2.0}})
+    builder.md.lammps.metadata.options = options
+    builder.md.max_iterations = orm.Int(20)
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    nemd_runs = [c for c in _calcs(node) if c.process_class is LammpsCalculation and c.inputs.stage["name"] == "nemd"]
+    if len(nemd_runs) == 1:
+        pytest.skip("the NEMD stage finished within LAMMPS's 1 s timer on this machine")
+    assert nemd_runs[0].exit_status == LammpsCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status
+    analysis = results["nemd"].get_dict()
+    assert analysis["segments"] == len(nemd_runs) and analysis["window"][1] == 4000
+    # 20 frames of 200 steps, 20 % discarded; a frame whose samples straddle a restart is not written
+    assert 16 - (len(nemd_runs) - 1) <= analysis["frames"] <= 16
+    assert analysis["flux"]["value"] > 0 and analysis["kappa"]["value"] > 0
+
+
+def test_unequilibrated_or_aligned_cells_are_skipped(polymer_codes, pe_data):
+    aligned = orm.Dict({"nematic_order": {"value": 0.35, "unit": "1", "stderr": 0.02, "flags": []}})
+    results, node = run_get_node(_builder(polymer_codes["lmp"], pe_data, equilibrium_properties=aligned))
+    assert node.is_finished_ok and not any(c.process_class is LammpsCalculation for c in node.called_descendants)
+    entry = results["properties"]["thermal_conductivity"]
+    assert entry["value"] is None and entry["flags"] == ["nematic_order", "skipped"]
+    assert entry["reason"].startswith("nematic_order: S = 0.350")
+    not_converged = orm.Dict({"converged": False, "checks": {"density": {"pass": False}}})
+    assert ThermalConductivity.should_skip(None, not_converged.get_dict()) == "not_equilibrated: failing checks density"
