@@ -61,3 +61,31 @@ def test_refractive_index_follows_lorentz_lorenz(finished):
 def test_bad_smiles_fails_before_any_job(polymer_codes_module):
     _, node = run_get_node(_builder(polymer_codes_module, smiles="*CC(*"))
     assert node.exit_status == 201 and not node.called
+
+
+def test_cli_show_and_list(finished):
+    from click.testing import CliRunner
+
+    from aiida_polymer.cli import cli
+
+    _, node = finished
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["show", str(node.pk)])
+    assert shown.exit_code == 0, shown.output
+    assert "refractive_index" in shown.output and "resp" in shown.output and "not_converged" in shown.output
+    listed = runner.invoke(cli, ["list"])
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.output.splitlines() if line.startswith(str(node.pk)))
+    assert "PropertiesWorkChain" in row and "*CC*" in row and " ok " in row
+
+
+def test_cli_submit_rejects_bad_input(polymer_codes_module):
+    from click.testing import CliRunner
+
+    from aiida_polymer.cli import cli
+
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["submit", "*CC"])
+    assert bad.exit_code == 2 and "*" in bad.output
+    missing = runner.invoke(cli, ["submit", "*CC*", "--code-lmp", "nope@localhost"])
+    assert missing.exit_code == 2 and "nope@localhost" in missing.output

@@ -18,9 +18,11 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
 
 
 def _load_profile() -> None:
-    from aiida import load_profile
+    """The project profile, unless a profile is loaded already (inside `verdi`, or tests)."""
+    from aiida import get_profile, load_profile
 
-    load_profile(os.environ.get("AIIDA_POLYMER_PROFILE", PROFILE))
+    if get_profile() is None:
+        load_profile(os.environ.get("AIIDA_POLYMER_PROFILE", PROFILE))
 
 
 @click.group()
@@ -42,8 +44,24 @@ def setup() -> None:
 
     computer = localhost()
     codes = ensure_codes(computer)
+    enable_qm_caching(PROFILE)
     click.echo(f"profile {PROFILE!r} (AIIDA_PATH={os.environ.get('AIIDA_PATH', '~')}), computer {computer.label!r}, "
                f"codes: {', '.join(sorted(codes))}")
+
+
+CACHED = ("aiida.calculations:polymer.psi4", "aiida.calculations:polymer.conformer_search",
+          "aiida.calculations:polymer.esp_grid", "aiida.calculations:polymer.resp_charges",
+          "aiida.calculations:polymer.polarizability_summary")
+
+
+def enable_qm_caching(profile: str) -> None:
+    """Reuse finished Psi4 charge calculations: the same unit at the same protocol is computed once."""
+    from aiida.manage.configuration import get_config
+
+    config = get_config()
+    current = config.get_option("caching.enabled_for", scope=profile) or []
+    config.set_option("caching.enabled_for", sorted(set(current) | set(CACHED)), scope=profile)
+    config.store()
 
 
 @cli.command()
@@ -57,7 +75,6 @@ def demo(smiles: str, protocol: str, cell_only: bool) -> None:
 
     from ..codes import ensure_codes, localhost
     from ..workchains.amorphous_cell import AmorphousCellWorkChain
-    from ..workchains.equilibrate import EquilibrateWorkChain
 
     codes = ensure_codes(localhost())
     if cell_only:
@@ -65,12 +82,76 @@ def demo(smiles: str, protocol: str, cell_only: bool) -> None:
         builder.parameters = orm.Dict({"smiles": [smiles]})
         builder.antechamber, builder.parmchk2 = codes["antechamber"], codes["parmchk2"]
     else:
-        builder = EquilibrateWorkChain.get_builder_from_protocol(codes["lmp"], smiles, protocol=protocol)
+        builder = properties_builder(codes, smiles, protocol)
     node = _submit_and_wait(builder)
     if not node.is_finished_ok:
         raise click.ClickException(f"{node.process_label}<{node.pk}> failed [{node.exit_status}]: {node.exit_message}"
                                    f"\nSee: verdi process report {node.pk}")
     click.echo(format_result(node))
+
+
+def properties_builder(codes: dict, smiles: str | list[str], protocol: str, overrides: dict | None = None):
+    """The front door's builder; a missing code is named clearly."""
+    from ..workchains.properties import PropertiesWorkChain
+
+    missing = [name for name in ("lmp", "psi4", "antechamber", "parmchk2") if name not in codes]
+    if missing:
+        raise click.ClickException(f"no code for {', '.join(missing)}: create it (verdi code create) or pass "
+                                   f"--code-{missing[0]} LABEL@COMPUTER")
+    return PropertiesWorkChain.get_builder_from_protocol(codes, smiles, protocol, overrides)
+
+
+@cli.command()
+@click.argument("smiles", nargs=-1, required=True)
+@click.option("--protocol", default="moderate", show_default=True, type=click.Choice(["fast", "moderate", "precise"]))
+@click.option("--code-psi4", help="psi4 code (LABEL@COMPUTER); default psi4@localhost.")
+@click.option("--code-lmp", help="LAMMPS code; default lmp@localhost.")
+@click.option("--code-antechamber", help="antechamber code; default antechamber@localhost.")
+@click.option("--code-parmchk2", help="parmchk2 code; default parmchk2@localhost.")
+@click.option("--tacticity", type=click.Choice(["atactic", "isotactic", "syndiotactic"]))
+@click.option("--head-group", help="End group at the chain heads (one '*'), default *C.")
+@click.option("--tail-group", help="End group at the chain tails (one '*'), default *C.")
+@click.option("--copolymer", type=click.Choice(["alternating", "random", "block"]),
+              help="Layout when several repeat units are given.")
+@click.option("--fractions", help="Mole fractions of the repeat units, comma-separated.")
+@click.option("--wait", is_flag=True, help="Follow the run until it ends and print its table.")
+def submit(smiles: tuple[str, ...], protocol: str, code_psi4: str | None, code_lmp: str | None,
+           code_antechamber: str | None, code_parmchk2: str | None, tacticity: str | None, head_group: str | None,
+           tail_group: str | None, copolymer: str | None, fractions: str | None, wait: bool) -> None:
+    """Submit SMILES (one or more repeat units) → all properties to the daemon."""
+    _load_profile()
+    from aiida import orm
+    from aiida.common.exceptions import NotExistent
+
+    from ..chem.monomer import MonomerError, parse_repeat_unit
+
+    try:
+        for s in smiles:
+            parse_repeat_unit(s)
+    except MonomerError as exc:
+        raise click.BadParameter(str(exc), param_hint="SMILES") from exc
+    codes = {}
+    for name, label in (("psi4", code_psi4), ("lmp", code_lmp), ("antechamber", code_antechamber),
+                        ("parmchk2", code_parmchk2)):
+        try:
+            codes[name] = orm.load_code(label or f"{name}@localhost")
+        except NotExistent:
+            if label:
+                raise click.BadParameter(f"no code {label!r}", param_hint=f"--code-{name}") from None
+    cell = {key: value for key, value in (("tacticity", tacticity), ("head_group", head_group),
+                                          ("tail_group", tail_group), ("copolymer", copolymer)) if value}
+    if fractions:
+        cell["fractions"] = [float(x) for x in fractions.split(",")]
+    builder = properties_builder(codes, list(smiles), protocol, {"equilibrate": {"cell": cell}} if cell else None)
+    if wait:
+        node = _submit_and_wait(builder)
+        click.echo(format_result(node))
+        return
+    from aiida.engine import submit as submit_process
+
+    node = submit_process(builder)
+    click.echo(f"submitted {node.process_label}<{node.pk}>; follow it with `verdi process report {node.pk}` "
+               f"(the daemon must run: verdi daemon start), then `aiida-polymer show {node.pk}`")
 
 
 @cli.command()
@@ -83,14 +164,60 @@ def show(pk: int) -> None:
     click.echo(format_result(orm.load_node(pk)))
 
 
+@cli.command("list")
+@click.option("--limit", default=20, show_default=True)
+def list_runs(limit: int) -> None:
+    """Recent runs: state, repeat units and key properties."""
+    _load_profile()
+    click.echo(format_list(recent_runs(limit)))
+
+
+def recent_runs(limit: int) -> list:
+    from aiida import orm
+
+    query = orm.QueryBuilder().append(orm.WorkflowNode, filters={"process_type": {"in": [
+        "aiida.workflows:polymer.properties", "aiida.workflows:polymer.equilibrate"]}}, project="*")
+    return [row[0] for row in query.order_by({orm.WorkflowNode: {"ctime": "desc"}}).limit(limit).all()]
+
+
+KEY_PROPERTIES = (("density", "g/cm3", 1.0), ("heat_capacity_cp", "J/(kg K)", 1.0), ("refractive_index", "", 1.0),
+                  ("thermal_conductivity", "W/(m K)", 1.0))
+
+
+def _run_smiles(node) -> str:
+    inputs = node.inputs.equilibrate if "equilibrate" in node.inputs else node.inputs
+    return ", ".join(inputs.cell.parameters["smiles"]) if "cell" in inputs and "parameters" in inputs.cell \
+        else "(data file)"
+
+
+def format_list(nodes: list) -> str:
+    header = ["PK", "workflow", "state", "repeat units", *(f"{n} [{u}]" if u else n for n, u, _ in KEY_PROPERTIES)]
+    rows = []
+    for node in nodes:
+        state = node.process_state.value if node.process_state else "?"
+        if node.is_finished:
+            state = "ok" if node.is_finished_ok else f"failed [{node.exit_status}]"
+        table = node.outputs.properties.get_dict() if "properties" in node.outputs else {}
+        values = [f"{table[n]['value'] * f:.4g}" if table.get(n, {}).get("value") is not None else "-"
+                  for n, _, f in KEY_PROPERTIES]
+        rows.append([str(node.pk), node.process_label, state, _run_smiles(node), *values])
+    if not rows:
+        return "no runs yet: aiida-polymer submit '*CC*' --protocol fast"
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows])
+
+
 def format_result(node) -> str:
     """Cell summary, property table (if any), output nodes and how to inspect them."""
     outputs = node.outputs
-    cell = outputs.cell if "cell" in outputs else outputs
+    md = outputs.equilibrate if "equilibrate" in outputs else outputs
+    cell = md.cell if "cell" in md else md
     units = [r["smiles"] for r in cell.residues["residues"] if r["role"] == "repeat_unit"] if "residues" in cell else []
     parts = [format_summary(cell.summary.get_dict(), ", ".join(units))] if "summary" in cell else []
+    if "residues" in cell:
+        parts[-1] += f"\n{'charges':<16}  {cell.residues['charge_method']}"
     if "properties" in outputs:
-        parts.append(format_properties(outputs.properties.get_dict(), outputs.convergence["converged"]))
+        parts.append(format_properties(outputs.properties.get_dict(), md.convergence["converged"]))
     returned = node.base.links.get_outgoing(link_type=LinkType.RETURN).all()
     labels = sorted(f"{link.link_label}<{link.node.pk}>" for link in returned)
     parts.append(f"{node.process_label}<{node.pk}> [{node.exit_status}]; outputs: {', '.join(labels)}")
