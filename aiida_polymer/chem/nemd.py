@@ -367,12 +367,15 @@ def _steps(duration_ps: float, timestep_fs: float) -> int:
 
 
 def stages(settings: Mapping[str, Any]) -> list[Stage]:
-    """The two stages: NVT with new velocities in the replicated cell, then NVE with Müller-Plathe swaps."""
+    """The two stages: NVT with new velocities in the replicated cell, then NVE with Müller-Plathe swaps.
+
+    Stage lengths: ``duration`` (ps) of the ``nvt`` and ``nemd`` sections, or ``steps`` where given (it wins)."""
     md, nvt, nemd = settings["md"], settings["nvt"], dict(settings["nemd"])
     common = {k: md[k] for k in ("timestep", "kspace_accuracy", "cutoff_inner", "cutoff") if k in md}
     temperature = float(settings["temperature"])
-    nvt_steps = _steps(nvt["duration"], md["timestep"])
-    nemd_steps = _steps(nemd.pop("duration"), md["timestep"])
+    nvt_steps = int(nvt["steps"]) if "steps" in nvt else _steps(nvt["duration"], md["timestep"])
+    duration = nemd.pop("duration", None)
+    nemd_steps = int(nemd.pop("steps")) if "steps" in nemd else _steps(duration, md["timestep"])
     restart_every = int(nemd.pop("restart_every", 0))
     window = int(nemd.get("profile_window", 10000))
     first = Stage(

@@ -194,6 +194,8 @@ def test_protocols_and_stages():
     fast = nemd.protocol("fast", {"nemd": {"duration": 1.0}, "temperature": 350.0})
     nvt, run = nemd.stages(fast)
     assert run.steps == 2000 and run.temperature == 350.0 and fast["nemd"]["swap_every"] == 100
+    nvt, run = nemd.stages(nemd.protocol("fast", {"nvt": {"steps": 123}, "nemd": {"steps": 4567}}))
+    assert (nvt.steps, run.steps) == (123, 4567) and "steps" not in run.nemd
     assert nemd.protocol()["description"] == nemd.protocol("moderate")["description"]
     with pytest.raises(ValueError, match="unknown protocol"):
         nemd.protocol("slow")
