@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from aiida import orm
 from aiida.common.links import LinkType
 from aiida.engine import run_get_node
 from aiida.manage.caching import enable_caching
@@ -22,7 +23,7 @@ def _builder(codes, smiles="*CC*", **overrides):
 
 @pytest.fixture(scope="module")
 def finished(polymer_codes_module):
-    with enable_caching(identifier="aiida.calculations:polymer.psi4"):
+    with enable_caching():
         return run_get_node(_builder(polymer_codes_module))
 
 
@@ -30,7 +31,7 @@ def test_every_stage_is_linked_in_one_graph(finished):
     results, node = finished
     assert node.is_finished_ok, node.exit_message
     labels = sorted(link.link_label for link in node.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all())
-    assert labels == ["charges_0", "charges_1", "equilibrate"]  # *CC* and the *C end group (head = tail)
+    assert labels == ["charges_0", "charges_1", "equilibrate", "nemd"]  # *CC* and the *C end group (head = tail)
     cell = node.outputs.equilibrate.cell
     residues = cell.residues.get_dict()
     assert residues["charge_method"] == "resp"
@@ -42,11 +43,36 @@ def test_every_stage_is_linked_in_one_graph(finished):
 def test_property_table_includes_the_optical_properties(finished):
     results, _ = finished
     table = results["properties"].get_dict()
-    assert set(table) == PROPERTIES | {"refractive_index", "dielectric_constant"}
+    assert set(table) == PROPERTIES | {"refractive_index", "dielectric_constant", "thermal_conductivity",
+                                       "thermal_diffusivity"}
+    assert len(table) == 17
+    assert all("not_converged" in entry["flags"] for entry in table.values())  # fast: nothing converges
     n = table["refractive_index"]["value"]
     assert 1.05 < n < 1.7  # polyethylene: 1.49; fast = minimal-basis α and an unconverged density: lower
     eps = table["dielectric_constant"]["value"]
     assert eps == pytest.approx(table["dielectric_orientational"]["value"] - 1 + n**2)
+
+
+def test_fast_protocol_runs_nemd_on_the_unconverged_cell(finished):
+    results, node = finished
+    kappa = results["properties"]["thermal_conductivity"]
+    assert "skipped" not in kappa["flags"] and kappa["unit"] == "W/(m K)"
+    nemd = node.outputs.nemd.nemd.get_dict()  # the analysis: gradient, flux and the fits of both halves
+    assert len(nemd["r2"]) == 2
+
+
+def test_unconverged_cell_skips_nemd_when_equilibrium_is_required(finished, polymer_codes_module):
+    """The same run again (every step served from the cache) but with the moderate/precise rule: NEMD skipped."""
+    builder = _builder(polymer_codes_module)
+    builder.nemd_requires_equilibrium = orm.Bool(True)
+    with enable_caching():
+        results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    lammps = [n for n in node.called_descendants if n.process_type == "aiida.calculations:polymer.lammps"]
+    assert lammps and all(n.base.caching.is_created_from_cache for n in lammps)  # nothing re-run
+    kappa = results["properties"]["thermal_conductivity"]
+    assert kappa["value"] is None and "skipped" in kappa["flags"] and kappa["reason"].startswith("not_equilibrated")
+    assert results["properties"]["density"] == finished[0]["properties"]["density"]
 
 
 def test_refractive_index_follows_lorentz_lorenz(finished):

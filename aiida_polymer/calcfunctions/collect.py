@@ -31,10 +31,19 @@ def assemble_charges(parameters: orm.Dict, **fragments: orm.Dict) -> dict[str, o
     return outputs
 
 
+PROPAGATED_FLAGS = ("not_converged",)  # what is computed from an unconverged cell is unconverged too
+
+
 @calcfunction
 def merge_properties(**tables: orm.Dict) -> orm.Dict:
-    """One property table from several ({name: {value, unit, stderr, flags}}); later tables win on a clash."""
-    merged: dict = {}
-    for key in sorted(tables):
-        merged.update(tables[key].get_dict())
+    """One property table from several ({name: {value, unit, stderr, flags}}), in key order, later tables winning
+    on a clash; the :data:`PROPAGATED_FLAGS` of the first table are added to the entries of the later ones."""
+    keys = sorted(tables)
+    merged: dict = dict(tables[keys[0]].get_dict())
+    inherited = sorted({f for e in merged.values() for f in e.get("flags", []) if f in PROPAGATED_FLAGS})
+    for key in keys[1:]:
+        for name, entry in tables[key].get_dict().items():
+            flags = list(entry.get("flags", []))
+            merged[name] = {**entry, "flags": flags + [f for f in inherited if f not in flags]}
     return orm.Dict(merged)
+

@@ -16,13 +16,23 @@ from .amorphous_cell import AmorphousCellWorkChain
 from .charges import ChargesWorkChain
 from .charges import protocol as charges_protocol
 from .equilibrate import EquilibrateWorkChain
+from .thermal_conductivity import ThermalConductivityWorkChain
+
+NEMD_SET_HERE = ("final_data", "parent_folder", "density", "heat_capacity", "equilibrium_properties", "convergence")
 
 PROTOCOLS = ("fast", "moderate", "precise")
 
 
 class PropertiesWorkChain(WorkChain):
     """Charges (Psi4 RESP, per unique fragment, cached) → amorphous cell → equilibration → equilibrium
-    properties (with the refractive index and ε_dc from the units' polarizabilities).
+    properties (with the refractive index and ε_dc from the units' polarizabilities) → NEMD thermal conductivity
+    and diffusivity.
+
+    NEMD is skipped (its properties flagged ``skipped``) when the cell did not equilibrate or its chains are aligned,
+    unless ``nemd_requires_equilibrium`` is False (the ``fast`` protocol, a demo on cells too small for a meaningful
+    nematic order), in which case the values carry the equilibration's ``not_converged`` flag. A profile that fails
+    the linearity gates gives flagged values, not a failure; the table is output whenever the equilibration
+    finished (a failed NEMD run then ends the workflow with exit code 403).
 
     The repeat units, end groups, tacticity and copolymer layout are the ``equilibrate.cell.parameters``; each
     stage has its own code and ``metadata.options``, so quantum chemistry and MD may run on different computers.
@@ -36,20 +46,30 @@ class PropertiesWorkChain(WorkChain):
                                               "help": "Psi4 RESP charges; without them the cell uses the "
                                                       "charges named in the cell parameters (e.g. gasteiger)."})
         spec.expose_inputs(EquilibrateWorkChain, namespace="equilibrate", exclude=("data_file", "optical"))
+        spec.expose_inputs(ThermalConductivityWorkChain, namespace="nemd", exclude=NEMD_SET_HERE,
+                           namespace_options={"required": False, "populate_defaults": False,
+                                              "help": "NEMD thermal conductivity; left out: not computed."})
+        spec.inputs["nemd"].validator = None  # the cell comes from the equilibration
+        spec.input("nemd_requires_equilibrium", valid_type=orm.Bool, default=lambda: orm.Bool(True),
+                   help="Skip NEMD when the equilibration did not converge or the chains are aligned.")
         spec.outline(
             cls.validate,
             if_(cls.should_run_charges)(cls.run_charges, cls.inspect_charges),
             cls.run_equilibrate,
             cls.inspect_equilibrate,
+            if_(cls.should_run_nemd)(cls.run_nemd, cls.inspect_nemd),
             cls.results,
         )
         spec.output("properties", valid_type=orm.Dict, help="{name: {value, unit, stderr, flags}}.")
         spec.output("charges", valid_type=orm.Dict, required=False, help="RESP charges per fragment.")
         spec.expose_outputs(EquilibrateWorkChain, namespace="equilibrate")
+        spec.expose_outputs(ThermalConductivityWorkChain, namespace="nemd", namespace_options={"required": False})
         spec.exit_code(201, "ERROR_INVALID_SMILES", message="Invalid SMILES: {message}")
         spec.exit_code(202, "ERROR_INVALID_PARAMETERS", message="Invalid parameters: {message}")
         spec.exit_code(401, "ERROR_CHARGES_FAILED", message="The charges of {smiles} failed: {message}")
         spec.exit_code(402, "ERROR_EQUILIBRATION_FAILED", message="The equilibration failed: {message}")
+        spec.exit_code(403, "ERROR_NEMD_FAILED", message="The NEMD run failed (the other properties are output): "
+                                                         "{message}")
 
     @classmethod
     def get_builder_from_protocol(cls, codes: dict[str, orm.AbstractCode], smiles: str | list[str],
@@ -80,6 +100,11 @@ class PropertiesWorkChain(WorkChain):
                                                                            "polarizability")})
             builder.charges.options = orm.Dict(stage("psi4", codes["psi4"], "psi4"))
         builder.equilibrate._data = equilibrate._data
+        nemd = ThermalConductivityWorkChain.get_builder_from_protocol(
+            codes["lmp"], protocol=protocol, overrides=overrides.get("nemd"),
+            options=stage("nemd", codes["lmp"], "nemd"))
+        builder.nemd._update({"md": nemd.md._inputs(prune=True), "protocol": nemd.protocol})
+        builder.nemd_requires_equilibrium = orm.Bool(protocol != "fast")
         return builder
 
     def validate(self):
@@ -142,7 +167,39 @@ class PropertiesWorkChain(WorkChain):
         self.out_many(self.exposed_outputs(node, EquilibrateWorkChain, namespace="equilibrate"))
         return None
 
+    def should_run_nemd(self) -> bool:
+        return bool(self.inputs.get("nemd"))
+
+    def run_nemd(self):
+        equilibrate = self.ctx.equilibrate.outputs
+        table = equilibrate.properties.get_dict()
+        inputs = AttributeDict(self.exposed_inputs(ThermalConductivityWorkChain, "nemd"))
+        inputs.final_data = equilibrate.final_data
+        if self.inputs.nemd_requires_equilibrium:  # else not_converged flags are carried over by merge_properties
+            inputs.equilibrium_properties = equilibrate.properties
+            inputs.convergence = equilibrate.convergence
+        if table.get("heat_capacity_cp", {}).get("value") is not None:
+            inputs.heat_capacity = orm.Float(table["heat_capacity_cp"]["value"])
+            inputs.density = orm.Float(table["density"]["value"])
+        inputs.metadata = {"call_link_label": "nemd"}
+        return ToContext(nemd=self.submit(ThermalConductivityWorkChain, **inputs))
+
+    def inspect_nemd(self):
+        node = self.ctx.nemd
+        self.out_many(self.exposed_outputs(node, ThermalConductivityWorkChain, namespace="nemd"))
+        nonlinear = ThermalConductivityWorkChain.exit_codes.ERROR_NONLINEAR_PROFILE.status
+        if not node.is_finished_ok and node.exit_status != nonlinear:
+            self.ctx.nemd_failure = node.exit_message or str(node.process_state)
+        elif not node.is_finished_ok:
+            self.report(f"NEMD profile failed the linearity gates: κ is flagged ({node.exit_message})")
+        return None
+
     def results(self):
         tables = {"a_equilibrium": self.ctx.equilibrate.outputs.properties}
+        if "nemd" in self.ctx and "properties" in self.ctx.nemd.outputs:
+            tables["b_nemd"] = self.ctx.nemd.outputs.properties
         self.out("properties", merge_properties(**tables))
+        if "nemd_failure" in self.ctx:
+            return self.exit_codes.ERROR_NEMD_FAILED.format(message=self.ctx.nemd_failure)
+        return None
 
