@@ -111,3 +111,41 @@ def test_unequilibrated_or_aligned_cells_are_skipped(polymer_codes, pe_data):
     assert entry["reason"].startswith("nematic_order: S = 0.350")
     not_converged = orm.Dict({"converged": False, "checks": {"density": {"pass": False}}})
     assert ThermalConductivity.should_skip(None, not_converged.get_dict()) == "not_equilibrated: failing checks density"
+
+
+def _arrays(**arrays):
+    node = orm.ArrayData()
+    for name, value in arrays.items():
+        node.set_array(name, np.asarray(value))
+    return node
+
+
+def test_compute_thermal_conductivity_joins_pieces_and_checks_units(aiida_profile):
+    # a linear profile (0.5 K/Å on both halves) and 0.01 kcal/mol per fs exchanged, in two pieces split at step 2000
+    n, box, timestep = 20, (60.0, 20.0, 25.0), 0.5
+    x = (np.arange(n) + 0.5) * box[0] / n
+    d = np.minimum(np.abs(x - x[0]), box[0] - np.abs(x - x[0]))
+    steps = np.arange(400, 4001, 400)
+    temp = np.tile(300.0 + 0.5 * d, (len(steps), 1))
+    flux_steps = np.arange(0, 4001, 100)
+    energy = 0.01 * flux_steps * timestep
+    pieces = {}
+    for i, (lo, hi) in enumerate(((0, 2000), (2000, 4000))):
+        ps, fs = (steps > lo) & (steps <= hi), (flux_steps >= lo) & (flux_steps <= hi)
+        pieces[f"profile_{i}"] = _arrays(step=steps[ps], temp=temp[ps])
+        pieces[f"flux_{i}"] = _arrays(step=flux_steps[fs], energy=energy[fs] - energy[flux_steps == lo])
+        pieces[f"thermo_{i}"] = _arrays(step=[lo, hi], lx=[box[0]] * 2, ly=[box[1]] * 2, lz=[box[2]] * 2,
+                                        density=[0.9, 0.9])  # fmt: skip
+    parameters = orm.Dict({"timestep": timestep, "heat_capacity": 2000.0, "flags": ["not_converged"]})
+    results, node = compute_thermal_conductivity.run_get_node(parameters=parameters, **pieces)
+    assert node.is_finished_ok, node.exit_message
+    flux_si = 0.01 * 4184.0 / 6.02214076e23 / 1e-15 / (2 * box[1] * box[2] * 1e-20)  # W/m²
+    kappa = results["properties"]["thermal_conductivity"]
+    assert kappa["value"] == pytest.approx(flux_si / 0.5e10, rel=1e-9) and kappa["flags"] == ["not_converged"]
+    diffusivity = results["properties"]["thermal_diffusivity"]
+    assert diffusivity["value"] == pytest.approx(kappa["value"] / (900.0 * 2000.0))
+    assert results["nemd"]["segments"] == 2 and results["nemd"]["passed"]
+
+    _, node = compute_thermal_conductivity.run_get_node(parameters=orm.Dict({"timestep": timestep, "discard": 0.9}),
+                                                        **pieces)  # fmt: skip
+    assert node.exit_status == 300 and "run longer" in node.exit_message

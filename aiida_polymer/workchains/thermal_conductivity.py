@@ -202,13 +202,11 @@ class ThermalConductivityWorkChain(WorkChain):
         return runs
 
     def analyse(self):
-        runs = self.nemd_segments(self.ctx.previous)
+        runs = [calc for calc in self.nemd_segments(self.ctx.previous) if "thermo" in calc.outputs]
+        if not runs:  # a run without thermo output (killed at once) has no NEMD output either
+            return self.exit_codes.ERROR_NO_NEMD_OUTPUT.format(message="no run of the NEMD stage has thermo output")
         arrays = {}
         for i, calc in enumerate(runs):
-            if "thermo" not in calc.outputs:
-                return self.exit_codes.ERROR_NO_NEMD_OUTPUT.format(
-                    message=f"{calc.process_label}<{calc.pk}> has no thermo"
-                )
             arrays[f"thermo_{i}"] = calc.outputs.thermo
             for name, label in (("nemd_profile", "profile"), ("nemd_flux", "flux")):
                 if name in calc.outputs:  # a short last piece may end before its first complete profile frame
