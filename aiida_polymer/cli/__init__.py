@@ -270,6 +270,7 @@ UNIT_SCALE = {  # display units: (factor, unit)
     "isothermal_compressibility": (1e10, "1e-10 1/Pa"), "isentropic_compressibility": (1e10, "1e-10 1/Pa"),
     "isothermal_bulk_modulus": (1e-9, "GPa"), "isentropic_bulk_modulus": (1e-9, "GPa"),
     "volumetric_thermal_expansion": (1e4, "1e-4 1/K"), "linear_thermal_expansion": (1e4, "1e-4 1/K"),
+    "thermal_diffusivity": (1e7, "1e-7 m^2/s"),
 }
 
 
