@@ -78,7 +78,8 @@ class PropertiesWorkChain(WorkChain):
         """A ready builder. ``codes``: ``lmp``, ``psi4``, ``antechamber``, ``parmchk2`` (any computers);
         ``overrides``: ``{"charges": {...}, "equilibrate": {...}}`` protocol sections (``equilibrate`` takes the
         sections of protocols/equilibrate.yaml, e.g. ``{"cell": {"tacticity": "isotactic"}}``); ``options``:
-        ``metadata.options`` per stage (``psi4``, ``amber``, ``lammps``), default from the computers' schedulers."""
+        ``metadata.options`` per stage (``psi4``, ``amber``, ``lammps``, ``nemd``), default from the computers'
+        schedulers and the protocol (:func:`aiida_polymer.presets.resources.stage_options`)."""
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
         overrides, options = overrides or {}, options or {}
