@@ -257,3 +257,37 @@ def test_psi4_job_with_the_preset_options(slurm_computer, daemon):
     assert node.get_job_id()
     assert "#SBATCH --cpus-per-task=2" in node.base.repository.get_object_content("_aiidasubmit.sh")
     assert -75.0 < node.outputs.output_parameters["energy"] < -74.9  # HF/STO-3G water: -74.96 Hartree
+
+
+def test_split_execution_charges_on_slurm_md_on_localhost(slurm_computer, pe_data, daemon):
+    """The QM stage (``polymer.charges``: conformers, Psi4 optimisation and ESP, RESP) on the Slurm computer while a
+    LAMMPS stage runs on localhost (``core.direct``), both through the daemon: the two-computer set-up."""
+    from aiida_polymer.codes import ensure_codes, localhost
+    from aiida_polymer.workchains.charges import ChargesWorkChain, protocol
+
+    computer, _ = slurm_computer
+    path, prepend, description = executables()["psi4"]
+    try:
+        psi4 = orm.load_code(f"psi4@{LABEL}")
+    except NotExistent:
+        psi4 = orm.InstalledCode(label="psi4", computer=computer, filepath_executable=str(path),
+                                 prepend_text=prepend, description=description).store()  # fmt: skip
+    local = localhost("localhost-split")
+    lmp = ensure_codes(local)["lmp"]
+    settings = protocol("fast", {"polarizability": None})
+    charges = submit(ChargesWorkChain, smiles=orm.Str("*CC*"), code=psi4,
+                     parameters=orm.Dict({k: settings[k] for k in ("conformers", "optimize", "esp", "grid",
+                                                                   "polarizability")}),
+                     options=orm.Dict(stage_options("psi4", computer, "fast", cores_per_node=1)))  # fmt: skip
+    md = submit(LammpsBase, lammps=_inputs(lmp, pe_data, {"num_machines": 1, "num_mpiprocs_per_machine": 1}))
+    _wait(charges, daemon, timeout=240)
+    _wait(md, daemon, timeout=120)
+    charges, md = orm.load_node(charges.pk), orm.load_node(md.pk)
+    assert charges.is_finished_ok, f"[{charges.exit_status}] {charges.exit_message}"
+    assert md.is_finished_ok, f"[{md.exit_status}] {md.exit_message}"
+    psi4_jobs = [n for n in charges.called_descendants if n.process_type == "aiida.calculations:polymer.psi4"]
+    assert psi4_jobs and all(n.computer.label == LABEL and n.get_job_id() for n in psi4_jobs)
+    lammps_jobs = [n for n in md.called_descendants if isinstance(n, orm.CalcJobNode)]
+    assert lammps_jobs and all(n.computer.label == "localhost-split" for n in lammps_jobs)
+    q = charges.outputs.charges["charges"]
+    assert len(q) == 6 and abs(sum(q)) < 1e-12
