@@ -134,9 +134,14 @@ EOF
   local user_config="$HOME/.ssh/config" line="Include $DIR/ssh/config"
   mkdir -p "$HOME/.ssh" && chmod 700 "$HOME/.ssh"
   touch "$user_config" && chmod 600 "$user_config"
-  if ! grep -qxF "$line" "$user_config"; then  # Include must come before any Host block to apply everywhere
-    { echo "$line"; cat "$user_config"; } >"$user_config.new" && mv "$user_config.new" "$user_config"
-  fi
+  # ours first (an Include must come before any Host block to apply everywhere), without the Include of another
+  # checkout's loopback cluster, whose `Host slurm-loopback` would otherwise shadow this one
+  { echo "$line"; grep -vxE "Include .*/ssh/config" "$user_config" || true; } >"$user_config.new"
+  { grep -xE "Include .*/ssh/config" "$user_config" || true; } | { grep -vxF "$line" || true; } |
+    while read -r _ other; do
+      grep -qs "^Host $HOST_ALIAS\$" "$other" || echo "Include $other"
+    done >>"$user_config.new"
+  mv "$user_config.new" "$user_config"
 }
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
