@@ -75,6 +75,29 @@ def test_unconverged_cell_skips_nemd_when_equilibrium_is_required(finished, poly
     assert results["properties"]["density"] == finished[0]["properties"]["density"]
 
 
+def test_failed_nemd_still_outputs_the_table(finished, polymer_codes_module):
+    """A NEMD failure (here an invalid NEMD protocol) ends with exit 403, the equilibrium table still output."""
+    builder = _builder(polymer_codes_module, nemd={"nemd": {"n_slabs": 1}})
+    with enable_caching():
+        results, node = run_get_node(builder)
+    assert node.exit_status == 403, node.exit_message
+    table = results["properties"].get_dict()
+    assert "thermal_conductivity" not in table and table["density"] == finished[0]["properties"]["density"]
+
+
+def test_state_point_reaches_every_stage(polymer_codes_module):
+    builder = Properties.get_builder_from_protocol(polymer_codes_module, "*CC*", protocol="precise",
+                                                   temperature=350.0, pressure=10.0)
+    protocol = builder.equilibrate.protocol.get_dict()
+    assert protocol["production"]["temperature"] == protocol["compression"]["t_final"] == 350.0
+    assert protocol["production"]["pressure"] == protocol["compression"]["p_final"] == 10.0
+    nemd = builder.nemd.protocol.get_dict()
+    assert nemd["temperature"] == 350.0 and nemd["md"]["timestep"] == 0.2 and nemd["replicate"] == [3, 1, 1]
+    assert builder.nemd_requires_equilibrium.value is True
+    assert builder.equilibrate.cell.parameters["charges"] == "resp"
+    assert builder.charges.parameters["esp"]["basis"] == "6-31g*"
+
+
 def test_refractive_index_follows_lorentz_lorenz(finished):
     results, node = finished
     optical = next(n for n in node.called if n.process_label == "assemble_charges").outputs.optical.get_dict()

@@ -90,7 +90,8 @@ def demo(smiles: str, protocol: str, cell_only: bool) -> None:
     click.echo(format_result(node))
 
 
-def properties_builder(codes: dict, smiles: str | list[str], protocol: str, overrides: dict | None = None):
+def properties_builder(codes: dict, smiles: str | list[str], protocol: str, overrides: dict | None = None,
+                       **state_point: float | None):
     """The front door's builder; a missing code is named clearly."""
     from ..workchains.properties import PropertiesWorkChain
 
@@ -98,7 +99,7 @@ def properties_builder(codes: dict, smiles: str | list[str], protocol: str, over
     if missing:
         raise click.ClickException(f"no code for {', '.join(missing)}: create it (verdi code create) or pass "
                                    f"--code-{missing[0]} LABEL@COMPUTER")
-    return PropertiesWorkChain.get_builder_from_protocol(codes, smiles, protocol, overrides)
+    return PropertiesWorkChain.get_builder_from_protocol(codes, smiles, protocol, overrides, **state_point)
 
 
 @cli.command()
@@ -114,10 +115,13 @@ def properties_builder(codes: dict, smiles: str | list[str], protocol: str, over
 @click.option("--copolymer", type=click.Choice(["alternating", "random", "block"]),
               help="Layout when several repeat units are given.")
 @click.option("--fractions", help="Mole fractions of the repeat units, comma-separated.")
+@click.option("--temperature", type=float, help="K (default 300).")
+@click.option("--pressure", type=float, help="atm (default 1).")
 @click.option("--wait", is_flag=True, help="Follow the run until it ends and print its table.")
 def submit(smiles: tuple[str, ...], protocol: str, code_psi4: str | None, code_lmp: str | None,
            code_antechamber: str | None, code_parmchk2: str | None, tacticity: str | None, head_group: str | None,
-           tail_group: str | None, copolymer: str | None, fractions: str | None, wait: bool) -> None:
+           tail_group: str | None, copolymer: str | None, fractions: str | None, temperature: float | None,
+           pressure: float | None, wait: bool) -> None:
     """Submit SMILES (one or more repeat units) → all properties to the daemon."""
     _load_profile()
     from aiida import orm
@@ -142,7 +146,8 @@ def submit(smiles: tuple[str, ...], protocol: str, code_psi4: str | None, code_l
                                           ("tail_group", tail_group), ("copolymer", copolymer)) if value}
     if fractions:
         cell["fractions"] = [float(x) for x in fractions.split(",")]
-    builder = properties_builder(codes, list(smiles), protocol, {"equilibrate": {"cell": cell}} if cell else None)
+    builder = properties_builder(codes, list(smiles), protocol, {"equilibrate": {"cell": cell}} if cell else None,
+                                 temperature=temperature, pressure=pressure)
     if wait:
         node = _submit_and_wait(builder)
         click.echo(format_result(node))

@@ -74,15 +74,17 @@ class PropertiesWorkChain(WorkChain):
     @classmethod
     def get_builder_from_protocol(cls, codes: dict[str, orm.AbstractCode], smiles: str | list[str],
                                   protocol: str = "moderate", overrides: dict[str, Any] | None = None,
-                                  options: dict[str, dict] | None = None):
+                                  options: dict[str, dict] | None = None, temperature: float | None = None,
+                                  pressure: float | None = None):
         """A ready builder. ``codes``: ``lmp``, ``psi4``, ``antechamber``, ``parmchk2`` (any computers);
         ``overrides``: ``{"charges": {...}, "equilibrate": {...}}`` protocol sections (``equilibrate`` takes the
         sections of protocols/equilibrate.yaml, e.g. ``{"cell": {"tacticity": "isotactic"}}``); ``options``:
         ``metadata.options`` per stage (``psi4``, ``amber``, ``lammps``, ``nemd``), default from the computers'
-        schedulers and the protocol (:func:`aiida_polymer.presets.resources.stage_options`)."""
+        schedulers and the protocol (:func:`aiida_polymer.presets.resources.stage_options`); ``temperature`` (K)
+        and ``pressure`` (atm): the state point of the compression's end, the production and the NEMD run."""
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
-        overrides, options = overrides or {}, options or {}
+        overrides, options = _state_point(overrides or {}, temperature, pressure), options or {}
 
         def stage(name: str, code: orm.AbstractCode, preset: str) -> dict:
             return options.get(name) or stage_options(preset, code.computer, protocol)
@@ -204,3 +206,21 @@ class PropertiesWorkChain(WorkChain):
             return self.exit_codes.ERROR_NEMD_FAILED.format(message=self.ctx.nemd_failure)
         return None
 
+
+def _state_point(overrides: dict[str, Any], temperature: float | None, pressure: float | None) -> dict[str, Any]:
+    """``overrides`` with the temperature and pressure set in every stage that has them."""
+    sections = {"equilibrate": {"compression": {}, "production": {}}, "nemd": {}}
+    if temperature is not None:
+        sections["equilibrate"]["compression"]["t_final"] = temperature
+        sections["equilibrate"]["production"]["temperature"] = temperature
+        sections["nemd"]["temperature"] = temperature
+    if pressure is not None:
+        sections["equilibrate"]["compression"]["p_final"] = pressure
+        sections["equilibrate"]["production"]["pressure"] = pressure
+    merged = {key: dict(value) for key, value in overrides.items()}
+    for key, section in sections["equilibrate"].items():
+        if section:
+            merged.setdefault("equilibrate", {})[key] = {**merged.get("equilibrate", {}).get(key, {}), **section}
+    if sections["nemd"]:
+        merged["nemd"] = {**merged.get("nemd", {}), **sections["nemd"]}
+    return merged
