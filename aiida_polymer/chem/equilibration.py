@@ -25,10 +25,6 @@ def protocol(name: str | None = None, overrides: dict[str, Any] | None = None) -
     return settings
 
 
-def _steps(duration_ps: float, timestep_fs: float) -> int:
-    return max(1, round(duration_ps * 1000.0 / timestep_fs))
-
-
 def _md(settings: dict[str, Any]) -> dict[str, Any]:
     md = settings["md"]
     return {"timestep": md["timestep"], "kspace_accuracy": md["kspace_accuracy"], "cutoff_inner": md["cutoff_inner"],
@@ -38,7 +34,7 @@ def _md(settings: dict[str, Any]) -> dict[str, Any]:
 def packing_stage(settings: dict[str, Any], seed: int = 1) -> Stage:
     """LJ-only short-cutoff potential, minimise, heat to the packing temperature while compressing."""
     p, md = settings["packing"], settings["md"]
-    steps = _steps(p["duration"], md["timestep"])
+    steps = protocols.steps(p["duration"], md["timestep"])
     return Stage(name="packing", ensemble="nvt", potential="lj_short", lj_cutoff=p.get("lj_cutoff", 3.0),
                  minimize_first=True, velocity_seed=seed, temperature=[300.0, float(p["temperature"])],
                  deform_density=float(p["density"]), steps=steps, thermo_every=max(1, steps // 20),
@@ -51,7 +47,7 @@ def compression_stages(settings: dict[str, Any]) -> list[Stage]:
     temperatures = {"t_max": c["t_max"], "t_final": c["t_final"]}
     stages = []
     for i, (ensemble, temp, pressure, duration) in enumerate(settings["larsen_21_step"], 1):
-        steps = _steps(duration * c["duration_scale"], md["timestep"])
+        steps = protocols.steps(duration * c["duration_scale"], md["timestep"])
         stage: dict[str, Any] = {"name": f"compression_{i:02d}", "ensemble": ensemble,
                                  "temperature": float(temperatures[temp]), "steps": steps,
                                  "shake": md.get("shake", False), "thermo_every": max(1, steps // 10), **_md(settings)}
@@ -64,8 +60,8 @@ def compression_stages(settings: dict[str, Any]) -> list[Stage]:
 def production_stage(settings: dict[str, Any], segment: int = 1) -> Stage:
     """One NPT production segment, sampling Rg, MSD and dipole moment."""
     p, md = settings["production"], settings["md"]
-    steps = _steps(p["duration"], md["timestep"])
+    steps = protocols.steps(p["duration"], md["timestep"])
     return Stage(name=f"production_{segment:02d}", ensemble="npt", temperature=float(p["temperature"]),
                  pressure=float(p["pressure"]), steps=steps, restart_every=max(1, steps // 10),
-                 shake=md.get("shake", False), thermo_every=_steps(p["thermo_every_ps"], md["timestep"]),
-                 sample_every=_steps(p["sample_every_ps"], md["timestep"]), **_md(settings))
+                 shake=md.get("shake", False), thermo_every=protocols.steps(p["thermo_every_ps"], md["timestep"]),
+                 sample_every=protocols.steps(p["sample_every_ps"], md["timestep"]), **_md(settings))

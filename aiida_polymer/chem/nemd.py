@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from importlib.resources import files
 from typing import Any
 
 import numpy as np
-import yaml
 
+from . import protocols
 from .analysis import AVOGADRO, KCAL, block_slices
 from .lammps_input import Stage
 
-PROTOCOL_FILE = files("aiida_polymer.protocols") / "nemd.yaml"
+PROTOCOL_FILE = "nemd.yaml"
 AXES = {"x": 0, "y": 1, "z": 2}
 # energy (J), length (m), time (s) of one LAMMPS unit; None: report in the style's own (reduced) units
 UNIT_STYLES: dict[str, dict[str, Any]] = {
@@ -341,29 +340,9 @@ def skip_reason(
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def load_protocols() -> dict[str, Any]:
-    return yaml.safe_load(PROTOCOL_FILE.read_text())
-
-
 def protocol(name: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """One protocol's settings (``aiida_polymer/protocols/nemd.yaml``), ``overrides`` merged section by section."""
-    data = load_protocols()
-    name = name or data["default_protocol"]
-    if name not in data["protocols"]:
-        raise ValueError(f"unknown protocol {name!r}; choose from {', '.join(data['protocols'])}")
-    settings = {
-        key: dict(value) if isinstance(value, dict) else value for key, value in data["protocols"][name].items()
-    }
-    for section, values in (overrides or {}).items():
-        if isinstance(values, dict) and isinstance(settings.get(section), dict):
-            settings[section].update(values)
-        else:
-            settings[section] = values
-    return settings
-
-
-def _steps(duration_ps: float, timestep_fs: float) -> int:
-    return max(1, round(duration_ps * 1000.0 / timestep_fs))
+    return protocols.settings(PROTOCOL_FILE, name, overrides)
 
 
 def stages(settings: Mapping[str, Any]) -> list[Stage]:
@@ -373,9 +352,9 @@ def stages(settings: Mapping[str, Any]) -> list[Stage]:
     md, nvt, nemd = settings["md"], settings["nvt"], dict(settings["nemd"])
     common = {k: md[k] for k in ("timestep", "kspace_accuracy", "cutoff_inner", "cutoff") if k in md}
     temperature = float(settings["temperature"])
-    nvt_steps = int(nvt["steps"]) if "steps" in nvt else _steps(nvt["duration"], md["timestep"])
+    nvt_steps = int(nvt["steps"]) if "steps" in nvt else protocols.steps(nvt["duration"], md["timestep"])
     duration = nemd.pop("duration", None)
-    nemd_steps = int(nemd.pop("steps")) if "steps" in nemd else _steps(duration, md["timestep"])
+    nemd_steps = int(nemd.pop("steps")) if "steps" in nemd else protocols.steps(duration, md["timestep"])
     restart_every = int(nemd.pop("restart_every", 0))
     window = int(nemd.get("profile_window", 10000))
     first = Stage(

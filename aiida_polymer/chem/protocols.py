@@ -27,3 +27,8 @@ def settings(filename: str, name: str | None = None, overrides: dict[str, Any] |
         else:
             merged[section] = values
     return merged
+
+
+def steps(duration_ps: float, timestep_fs: float) -> int:
+    """MD steps (at least one) for a duration in ps at a timestep in fs."""
+    return max(1, round(duration_ps * 1000.0 / timestep_fs))

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aiida import orm
-from aiida.engine import ToContext, WorkChain
+from aiida.engine import ExitCode, ToContext, WorkChain
 from aiida_shell import ShellJob
 
 from ..calcfunctions.system import build_cell, build_template, cell_spec
 from ..chem import amber
 from ..chem.builder import CHARGE_METHODS
 from ..chem.monomer import MonomerError, parse_end_group, parse_repeat_unit
+
+
+def input_error(process: WorkChain, check: Callable[[], Any]) -> ExitCode | None:
+    """Run ``check``: a MonomerError becomes ERROR_INVALID_SMILES, a TypeError/ValueError ERROR_INVALID_PARAMETERS
+    (reported, with the message), so bad input fails before any job is launched."""
+    try:
+        check()
+    except MonomerError as exc:
+        process.report(str(exc))
+        return process.exit_codes.ERROR_INVALID_SMILES.format(message=str(exc))
+    except (TypeError, ValueError) as exc:
+        process.report(str(exc))
+        return process.exit_codes.ERROR_INVALID_PARAMETERS.format(message=str(exc))
+    return None
 
 
 class AmorphousCellWorkChain(WorkChain):
@@ -56,18 +73,14 @@ class AmorphousCellWorkChain(WorkChain):
 
     def validate(self):
         """Parse every SMILES and the options before anything is stored."""
-        try:
+
+        def check():
             self.check_smiles(self.inputs.parameters.get_dict())
             spec = cell_spec(self.inputs.parameters)
             if spec.charges not in CHARGE_METHODS and "charges" not in self.inputs:
                 raise ValueError(f"charges {spec.charges!r} need the `charges` input")
-        except MonomerError as exc:
-            self.report(str(exc))
-            return self.exit_codes.ERROR_INVALID_SMILES.format(message=str(exc))
-        except (TypeError, ValueError) as exc:
-            self.report(str(exc))
-            return self.exit_codes.ERROR_INVALID_PARAMETERS.format(message=str(exc))
-        return None
+
+        return input_error(self, check)
 
     def make_template(self):
         self.ctx.template = build_template(self.inputs.parameters)

@@ -10,8 +10,8 @@ from aiida.plugins import WorkflowFactory
 
 from ..calcfunctions.charges import conformer_search, esp_grid, fragment, polarizability_summary, resp_charges
 from ..chem import protocols
-from ..chem.monomer import MonomerError
 from ..chem.psi4_io import Psi4Task
+from .amorphous_cell import input_error
 
 Psi4BaseWorkChain = WorkflowFactory("polymer.psi4.base")
 PROTOCOL_FILE = "charges.yaml"
@@ -61,23 +61,17 @@ class ChargesWorkChain(WorkChain):
         spec.exit_code(403, "ERROR_POLARIZABILITY_FAILED", message="The polarizability calculation failed: {message}")
 
     def validate(self):
-        params = self.inputs.parameters.get_dict()
-        try:
+        def check():
             fragment(self.inputs.smiles.value)
-        except MonomerError as exc:
-            self.report(str(exc))
-            return self.exit_codes.ERROR_INVALID_SMILES.format(message=str(exc))
-        try:
+            params = self.inputs.parameters.get_dict()
             missing = [s for s in SECTIONS if s not in params]
             if missing:
                 raise ValueError(f"missing sections {missing}")
             for task in ("optimize", "esp", "polarizability"):
                 if params[task] is not None:
                     Psi4Task(task=task, charge=self.inputs.total_charge.value, **params[task])
-        except (TypeError, ValueError) as exc:
-            self.report(str(exc))
-            return self.exit_codes.ERROR_INVALID_PARAMETERS.format(message=str(exc))
-        return None
+
+        return input_error(self, check)
 
     def _psi4(self, task: str, structure: orm.StructureData, label: str, **extra) -> Any:
         settings = self.inputs.parameters[task]

@@ -10,9 +10,8 @@ from aiida.engine import ToContext, WorkChain, if_
 
 from ..calcfunctions.collect import assemble_charges, merge_properties
 from ..calcfunctions.system import cell_spec
-from ..chem.monomer import MonomerError
 from ..presets.resources import stage_options
-from .amorphous_cell import AmorphousCellWorkChain
+from .amorphous_cell import AmorphousCellWorkChain, input_error
 from .charges import ChargesWorkChain
 from .charges import protocol as charges_protocol
 from .equilibrate import EquilibrateWorkChain
@@ -111,19 +110,13 @@ class PropertiesWorkChain(WorkChain):
         return builder
 
     def validate(self):
-        parameters = self.inputs.equilibrate.cell.parameters
-        try:
-            spec = cell_spec(parameters)
-            self.ctx.fragments = list(dict.fromkeys([*spec.smiles, spec.head_group, spec.tail_group]))
+        def check():
+            parameters = self.inputs.equilibrate.cell.parameters
             AmorphousCellWorkChain.check_smiles(parameters.get_dict())
-        except MonomerError as exc:
-            self.report(str(exc))
-            return self.exit_codes.ERROR_INVALID_SMILES.format(message=str(exc))
-        except (TypeError, ValueError) as exc:
-            self.report(str(exc))
-            return self.exit_codes.ERROR_INVALID_PARAMETERS.format(message=str(exc))
-        self.ctx.spec = spec
-        return None
+            spec = self.ctx.spec = cell_spec(parameters)
+            self.ctx.fragments = list(dict.fromkeys([*spec.smiles, spec.head_group, spec.tail_group]))
+
+        return input_error(self, check)
 
     def should_run_charges(self) -> bool:
         return bool(self.inputs.get("charges"))
