@@ -20,6 +20,8 @@ def _validate_parameters(value: orm.Dict, _) -> str | None:
 
 
 def _validate_inputs(inputs, _) -> str | None:
+    if "parameters" not in inputs:
+        return None  # the port itself reports it missing
     task = inputs["parameters"].get("task", "energy")
     if (task == "esp") != ("grid" in inputs):
         return "a `grid` (ArrayData 'points', Å) is required for task 'esp' and only for it"
