@@ -71,3 +71,13 @@ def test_invalid_smiles_stores_nothing_but_the_failure(psi4):
     assert len(node.outputs.charges["charges"]) == 7  # CH2-CH3, the cap folded onto the CH2 carbon
     _, node = run_get_node(Charges, **_inputs(psi4, smiles="*C(*)(*)C"))
     assert node.exit_status == 201 and not node.called
+
+
+@pytest.mark.parametrize("name", ["fast", "moderate", "precise"])
+def test_protocol_levels_are_valid_psi4_tasks(name):
+    from aiida_polymer.chem.psi4_io import Psi4Task
+
+    settings = protocol(name)
+    for task in ("optimize", "esp", "polarizability"):
+        Psi4Task(task=task, **settings[task])
+    assert settings["charges"] == "resp" and settings["esp"]["method"] == "hf" and settings["esp"]["basis"] == "6-31g*"
