@@ -74,12 +74,19 @@ def test_base_workchain_gives_up_after_the_allowed_halvings(lmp, pe_data):
     assert len(node.called) == 2
 
 
-def test_base_workchain_continues_after_the_walltime(lmp, pe_data):
-    inputs = _inputs(lmp, pe_data, steps=6000, timeout="0:00:01", thermo_every=1000, restart_every=5000)
+def test_base_workchain_continues_after_the_walltime(lmp, pe_data, tmp_path):
+    # the first job spends 2 s before its run, so its 1 s timer runs out at the first check whatever the machine's
+    # speed; the continuations do not wait (on a slow machine they may time out again, which is also handled)
+    marker = tmp_path / "waited"
+    wait = [f"variable waited equal is_file({marker})",
+            f'if "${{waited}} == 0" then "print waited file {marker}" "shell sleep 2"']
+    inputs = _inputs(lmp, pe_data, steps=6000, timeout="0:00:01", thermo_every=1000, restart_every=5000,
+                     extra=wait)
     results, node = run_get_node(LammpsBase, lammps=inputs, max_iterations=orm.Int(20))
     assert node.is_finished_ok, node.exit_message
     calcs = sorted(node.called, key=lambda n: n.ctime)
     assert calcs[0].exit_status == 400 and len(calcs) >= 2
+    assert calcs[0].outputs.output_parameters["last_step"] == 100  # the timer's first check after the wait
     assert all(c.inputs.settings["continuation"] for c in calcs[1:])
     assert results["output_parameters"]["last_step"] == 6000
     # every continuation picked up where the previous one stopped
