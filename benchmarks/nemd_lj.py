@@ -3,8 +3,9 @@
 Usage: .venv/bin/python benchmarks/nemd_lj.py [--steps 120000] [--swap-every 60] [--threads 2] [--repeat 1]
 Runs the stages of tests/test_nemd_lj.py (argon-like LJ in ``units real``, 1500 atoms in a 3×1×1 box, rendered by
 aiida_polymer.chem.lammps_input.render) with the LAMMPS OPENMP package, and prints the wall time and speed of each
-stage, κ in W/(m K) and in reduced units with its block standard error, and the comparison with the reference
-κ* = 6.946 ± 0.12 (Viscardy, Servantie & Gaspard, J. Chem. Phys. 126, 184513 (2007)).
+stage, κ in W/(m K) and in reduced units with its block standard error, the comparison with the reference
+κ* = 6.946 ± 0.12 (Viscardy, Servantie & Gaspard, J. Chem. Phys. 126, 184513 (2007)), and κ by heat-flux term
+with the closure (microscopic over imposed flux).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from test_nemd_lj import (  # the oracle's system and stages
 )
 
 from aiida_polymer.chem import nemd
-from aiida_polymer.chem.lammps_input import FINAL_DATA, NEMD_FILES, render
+from aiida_polymer.chem.lammps_input import FINAL_DATA, NEMD_FILES, heat_flux_terms, render
 
 
 def run(workdir: Path, steps: int, swap_every: int, threads: int, seed: int) -> dict:
@@ -76,6 +77,7 @@ def run(workdir: Path, steps: int, swap_every: int, threads: int, seed: int) -> 
         (workdir / FINAL_DATA).rename(workdir / source)
     profile = nemd.read_profile((workdir / NEMD_FILES["nemd_profile"]).read_text())
     flux = nemd.read_flux((workdir / NEMD_FILES["nemd_flux"]).read_text())
+    heat_flux = nemd.read_heat_flux((workdir / NEMD_FILES["nemd_heat_flux"]).read_text(), heat_flux_terms(plan[-1]))
     result = nemd.thermal_conductivity(
         profile["step"],
         profile["temp"],
@@ -85,6 +87,7 @@ def run(workdir: Path, steps: int, swap_every: int, threads: int, seed: int) -> 
         TIMESTEP,
         discard=0.15,
         nblocks=5,
+        heat_flux=heat_flux,
     )
     return {"timings": timings, "result": result}
 
@@ -115,6 +118,10 @@ def main() -> None:
             f"T* = {r['mean_temperature'] / EPSILON_K:.4f}, ΔT* = {r['temperature_difference'] / EPSILON_K:.3f}; "
             f"flags {r['flags'] or 'none'}"
         )
+        parts = r["decomposition"]
+        terms = {t: nemd.reduced_kappa(v["kappa"], SIGMA, EPSILON_K, MASS) for t, v in parts["terms"].items()}
+        print(f"run {i}: by heat-flux term {', '.join(f'{t} {k:.3f}' for t, k in terms.items() if k)} (reduced); "
+              f"closure {parts['closure']:.4f}")
     if len(kappas) > 1:
         print(
             f"mean of {len(kappas)} runs: {np.mean(kappas):.3f} ± {np.std(kappas, ddof=1) / np.sqrt(len(kappas)):.3f}"

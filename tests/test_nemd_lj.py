@@ -10,6 +10,10 @@ Reference: κ* = 6.946 ± 0.12 at T* = 0.722, ρ* = 0.8442, r_c = 2.5σ (N = 137
 S. Viscardy, J. Servantie and P. Gaspard, J. Chem. Phys. 126, 184513 (2007) (as tabulated in the STACIE
 documentation's LJ thermal-conductivity example, which reproduces it: 7.108 ± 0.10 by Green–Kubo).
 Our value must agree within 3 combined standard errors and carry an error bar below 8 %.
+
+The same run records the microscopic (Irving–Kirkwood) heat flux per slab and term: its sum must carry the heat the
+swaps impose (closure 1 within 5 %, and the same κ within 3 combined standard errors), with the pair virial term
+dominating, as in every dense simple liquid (transfer by collisions, not by the motion of atoms).
 """
 
 import os
@@ -24,7 +28,7 @@ import numpy as np
 import pytest
 
 from aiida_polymer.chem import nemd
-from aiida_polymer.chem.lammps_input import FINAL_DATA, NEMD_FILES, Stage, render
+from aiida_polymer.chem.lammps_input import FINAL_DATA, NEMD_FILES, Stage, heat_flux_terms, render
 
 LMP = Path(sys.executable).with_name("lmp")
 SIGMA, EPSILON_K, MASS = 3.405, 119.8, 39.948  # Å, K, g/mol
@@ -32,7 +36,7 @@ EPSILON = EPSILON_K * 1.380649e-23 * 6.02214076e23 / 4184.0  # kcal/mol
 RHO, T_STAR = 0.8442, 0.722
 REFERENCE = (6.946, 0.12)  # Viscardy, Servantie & Gaspard, J. Chem. Phys. 126, 184513 (2007)
 CELLS, TIMESTEP = 5, 10.0  # fcc cells per edge of the 500-atom cell; fs (0.0046 τ)
-NEMD = {"swap_every": 60, "n_slabs": 20, "axis": "x", "profile_every": 20, "profile_window": 10000}
+NEMD = {"swap_every": 60, "n_slabs": 20, "axis": "x", "profile_every": 20, "profile_window": 10000, "decompose": True}
 NEMD_STEPS = 120_000
 
 
@@ -107,17 +111,20 @@ def lj_nemd(tmp_path_factory):
     print(f"\nLAMMPS: {time.perf_counter() - start:.0f} s wall")
     profile = nemd.read_profile((workdir / NEMD_FILES["nemd_profile"]).read_text())
     flux = nemd.read_flux((workdir / NEMD_FILES["nemd_flux"]).read_text())
+    terms = heat_flux_terms(stages()[-1])
+    heat_flux = nemd.read_heat_flux((workdir / NEMD_FILES["nemd_heat_flux"]).read_text(), terms)
     box = box_lengths((workdir / source).read_text())
-    return profile, flux, box
+    return profile, flux, heat_flux, box
 
 
 @pytest.mark.slow
 def test_lj_thermal_conductivity_matches_the_literature(lj_nemd):
-    profile, flux, box = lj_nemd
+    profile, flux, heat_flux, box = lj_nemd
     assert profile["temp"].shape == (NEMD_STEPS // NEMD["profile_window"], NEMD["n_slabs"])
     assert box[0] == pytest.approx(3 * box[1]) and profile["count"][0].sum() == pytest.approx(1500)
     result = nemd.thermal_conductivity(
-        profile["step"], profile["temp"], flux["step"], flux["energy"], box, TIMESTEP, discard=0.15, nblocks=5
+        profile["step"], profile["temp"], flux["step"], flux["energy"], box, TIMESTEP, discard=0.15, nblocks=5,
+        heat_flux=heat_flux,
     )
     kappa, se = (nemd.reduced_kappa(result["kappa"][k], SIGMA, EPSILON_K, MASS) for k in ("value", "stderr"))
     ref, ref_se = REFERENCE
@@ -133,3 +140,12 @@ def test_lj_thermal_conductivity_matches_the_literature(lj_nemd):
     assert 0.05 < t_diff < 0.4  # linear response, not a tiny signal
     assert 0 < se < 0.08 * kappa
     assert abs(kappa - ref) <= 3 * combined
+
+    parts = result["decomposition"]
+    terms = {t: nemd.reduced_kappa(v["kappa"], SIGMA, EPSILON_K, MASS) for t, v in parts["terms"].items()}
+    parts_kappa, parts_se = (nemd.reduced_kappa(parts[k], SIGMA, EPSILON_K, MASS) for k in ("kappa", "stderr"))
+    print(f"by term: {', '.join(f'{t} {k:.3f}' for t, k in terms.items() if k)}; sum {parts_kappa:.3f} ± "
+          f"{parts_se:.3f}; closure {parts['closure']:.4f}")
+    assert parts["closure"] == pytest.approx(1.0, abs=0.05)
+    assert abs(parts_kappa - kappa) <= 3 * np.hypot(parts_se, se)
+    assert terms["pair"] > 0.7 * parts_kappa and terms["bond"] == 0.0  # no bonds in argon

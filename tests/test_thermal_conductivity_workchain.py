@@ -48,6 +48,7 @@ def test_thermal_conductivity_workchain_runs_both_stages(polymer_codes, pe_data)
     # the gates are relaxed: a 1 ps run is far from a linear steady-state profile
     builder = _builder(polymer_codes["lmp"], pe_data, {"r2_min": 0.0, "block_r2_min": 0.0},
                        heat_capacity=orm.Float(1800.0))  # fmt: skip
+    builder.protocol = orm.Dict({**builder.protocol.get_dict(), "nemd": {**OVERRIDES["nemd"], "decompose": True}})
     results, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
     calcs = [c for c in _calcs(node) if c.process_class is LammpsCalculation]
@@ -71,6 +72,16 @@ def test_thermal_conductivity_workchain_runs_both_stages(polymer_codes, pe_data)
     assert analysis["passed"] and analysis["segments"] == 1 and len(analysis["block_r2"]) == 4
     assert analysis["temperature_difference"] > 0  # the middle slab is the hot one
     assert analysis["kappa"]["value"] == pytest.approx(kappa["value"])
+
+    # the heat flux split by term (bonded, kspace and convection terms of a real force field)
+    heat_flux = calcs[1].outputs.nemd_heat_flux
+    terms = ["kinetic", "potential", "pair", "bond", "angle", "dihedral", "improper", "kspace"]
+    assert sorted(heat_flux.get_arraynames()) == sorted(["step", *terms])
+    assert heat_flux.get_array("bond").shape == (10, 20) and np.any(heat_flux.get_array("kspace") != 0)
+    parts = analysis["decomposition"]
+    assert list(parts["terms"]) == terms and parts["unit"] == "W/(m K)"
+    assert parts["kappa"] == pytest.approx(sum(t["kappa"] for t in parts["terms"].values()))
+    print(f"closure {parts['closure']}, by term {[round(t['kappa'], 3) for t in parts['terms'].values()]}")
 
 
 def test_nonlinear_profile_fails_the_gates_with_flagged_properties(polymer_codes, pe_data):

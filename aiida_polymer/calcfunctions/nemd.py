@@ -37,7 +37,7 @@ def _segments(arrays: dict[str, orm.ArrayData]) -> list[dict[str, Any]]:
     out = []
     for i in range(len([k for k in arrays if k.startswith("thermo_")])):
         segment = {"start": int(arrays[f"thermo_{i}"].get_array("step")[0])}
-        for kind in ("profile", "flux"):
+        for kind in ("profile", "flux", "heat_flux"):
             node = arrays.get(f"{kind}_{i}")
             segment[kind] = {k: node.get_array(k) for k in node.get_arraynames()} if node is not None else {}
         out.append(segment)
@@ -48,9 +48,9 @@ def _segments(arrays: dict[str, orm.ArrayData]) -> list[dict[str, Any]]:
 def compute_thermal_conductivity(parameters: orm.Dict, **arrays: orm.ArrayData) -> dict[str, orm.Dict] | ExitCode:
     """κ (and a = κ/(ρ Cp)) from the NEMD stage's parsed outputs (:func:`aiida_polymer.chem.nemd.thermal_conductivity`).
 
-    ``arrays``: ``thermo_<i>`` and, where written, ``profile_<i>`` and ``flux_<i>`` (the ``thermo``, ``nemd_profile``
-    and ``nemd_flux`` outputs) of the stage's runs i = 0, 1, ... in order; more than one when it was continued after
-    an interruption.
+    ``arrays``: ``thermo_<i>`` and, where written, ``profile_<i>``, ``flux_<i>`` and ``heat_flux_<i>`` (the ``thermo``,
+    ``nemd_profile``, ``nemd_flux`` and ``nemd_heat_flux`` outputs) of the stage's runs i = 0, 1, ... in order; more
+    than one when it was continued after an interruption. With heat fluxes, ``nemd`` has the κ decomposition.
     ``parameters``: timestep (fs), units (real), the analysis settings (axis, discard, nblocks, exclude_neighbours,
     r2_min, block_r2_min, asymmetry_max), optional density (g/cm³; default: the mean thermo density of the run) and
     heat_capacity (J/(kg K)) for the diffusivity, with optional density_stderr/heat_capacity_stderr, and flags to
@@ -70,9 +70,11 @@ def compute_thermal_conductivity(parameters: orm.Dict, **arrays: orm.ArrayData) 
     thermo = arrays[f"thermo_{len(segments) - 1}"]
     box = [float(thermo.get_array(k)[-1]) for k in ("lx", "ly", "lz")]
     options = {k: p[k] for k in ANALYSIS_KEYS if k in p}
+    heat_flux = nemd.merge_frames(segments, "heat_flux") or None
     try:
         result = nemd.thermal_conductivity(
-            profile["step"], profile["temp"], flux["step"], flux["energy"], box, float(p["timestep"]), **options
+            profile["step"], profile["temp"], flux["step"], flux["energy"], box, float(p["timestep"]),
+            heat_flux=heat_flux, **options
         )
     except (nemd.NemdError, ValueError, KeyError) as exc:
         return ExitCode(300, f"NEMD analysis failed: {exc}")

@@ -66,6 +66,9 @@ class LammpsCalculation(CalcJob):
                     help="NEMD slab temperature frames: step, coord (reduced), count and temp (frames, slabs).")
         spec.output("nemd_flux", valid_type=orm.ArrayData, required=False,
                     help="NEMD cumulative exchanged kinetic energy: step and energy.")
+        spec.output("nemd_heat_flux", valid_type=orm.ArrayData, required=False,
+                    help="NEMD per-slab heat flux by term (nemd decompose): step and one (frames, slabs) array per "
+                         "term, kcal/mol·Å/fs summed over the slab's atoms.")
         spec.output("final_data", valid_type=orm.SinglefileData, required=False, help="write_data at the end.")
         spec.output("output_parameters", valid_type=orm.Dict, help="Summary: steps, completion, timing, version.")
         spec.default_output_node = "output_parameters"

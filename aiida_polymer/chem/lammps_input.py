@@ -11,6 +11,12 @@ A stage with ``nemd`` settings (NVE only) runs Müller-Plathe reverse non-equili
 hottest atom of the slab at the lower box edge with that of the coldest atom of the middle slab every
 ``swap_every`` steps; the slab temperature profile goes to ``nemd_profile.dat`` (``fix ave/chunk``) and the
 cumulative exchanged energy to ``nemd_flux.dat`` (see :mod:`aiida_polymer.chem.nemd` for the analysis).
+With ``decompose`` the microscopic heat flux along the axis is also summed per slab and per term into
+``nemd_heat_flux.dat``: convection of kinetic and potential energy, e_i v_i, and the virial terms −S_i·v_i of each
+interaction (pair, bond, angle, dihedral, improper, kspace, fix) from ``compute centroid/stress/atom``, the
+centroid form that is correct for many-body terms (D. Surblys et al., Phys. Rev. E 99, 051301(R) (2019)); kspace
+and fix (SHAKE) terms, which LAMMPS offers only in the atom form, from ``compute stress/atom``; see
+:func:`heat_flux_terms`.
 ``replicate`` multiplies a new stage's system after reading it (e.g. [3, 1, 1] for an elongated NEMD box).
 """
 
@@ -26,9 +32,16 @@ THERMO_COLUMNS = ("step", "time", "temp", "press", "vol", "density", "etotal", "
 FINAL_RESTART, FINAL_DATA = "final.restart", "final.data"
 RESTART_FILES = ("restart.a", "restart.b")
 OUTPUT_FILES = {"rg": "rg.dat", "msd": "msd.dat", "dipole": "dipole.dat"}
-NEMD_FILES = {"nemd_profile": "nemd_profile.dat", "nemd_flux": "nemd_flux.dat"}
+NEMD_FILES = {"nemd_profile": "nemd_profile.dat", "nemd_flux": "nemd_flux.dat",
+              "nemd_heat_flux": "nemd_heat_flux.dat"}
 NEMD_DEFAULTS: dict[str, Any] = {"swap_every": 1000, "n_slabs": 20, "axis": "x", "n_swap": 1, "profile_every": 100,
-                                 "profile_window": 10000}
+                                 "profile_window": 10000, "decompose": False}
+NKTV2P = 68568.415  # atm·Å³ per kcal/mol: LAMMPS' pressure·volume to energy factor of units real
+# components of row ``axis`` of a per-atom stress tensor, against vx, vy, vz: the 9 of centroid/stress/atom (xx yy
+# zz xy xz yz yx zx zy) and the 6 of the symmetric stress/atom (xx yy zz xy xz yz), which LAMMPS' PPPM and fixes need
+STRESS_ROW = {"x": (1, 4, 5), "y": (7, 2, 6), "z": (8, 9, 3)}
+SYMMETRIC_STRESS_ROW = {"x": (1, 4, 5), "y": (4, 2, 6), "z": (5, 6, 3)}
+NOT_CENTROID = ("kspace", "fix")  # "KSpace style does not support compute centroid/stress/atom"
 AVOGADRO = 6.02214076e23
 
 
@@ -112,6 +125,8 @@ class Stage:
             raise StageError("nemd n_slabs must be an even number >= 4")
         if min(int(n["swap_every"]), int(n["n_swap"]), int(n["profile_every"]), int(n["profile_window"])) < 1:
             raise StageError("nemd swap_every, n_swap, profile_every and profile_window must be positive")
+        if not isinstance(n["decompose"], bool):
+            raise StageError("nemd decompose must be true or false")
         if int(n["profile_window"]) % int(n["profile_every"]):
             raise StageError("nemd profile_window must be a multiple of profile_every")
 
@@ -202,12 +217,44 @@ def _dynamics(s: Stage, continuation: bool) -> list[str]:
                   f"file {OUTPUT_FILES['dipole']}"]
     if s.nemd is not None:
         lines += _nemd(s.nemd_settings)
+        if s.nemd_settings["decompose"]:
+            lines += _heat_flux(s)
     if s.restart_every:
         lines.append(f"restart {s.restart_every} {' '.join(RESTART_FILES)}")
     lines += s.extra
     # ramps (temperature, pressure, deform) span the whole stage, also when continuing after an interruption
     lines.append(f"run {s.steps} upto start 0 stop {s.steps}")
     return lines
+
+
+def heat_flux_terms(stage: Stage) -> list[str]:
+    """The columns of ``nemd_heat_flux.dat``: the convective terms, then the interactions' virial terms."""
+    terms = ["kinetic", "potential", "pair", "bond", "angle", "dihedral", "improper"]
+    if stage.potential == "full":
+        terms.append("kspace")
+    if stage.shake:
+        terms.append("fix")
+    return terms
+
+
+def _heat_flux(s: Stage) -> list[str]:
+    """Per-slab sums of the per-atom heat flux along the NEMD axis, term by term (energy·length/time), averaged
+    like the temperature profile. Per-atom: e_i v_i,axis (kinetic, potential) and −(S_i v_i)_axis / NKTV2P for each
+    interaction (S_i from ``centroid/stress/atom``, pressure·volume)."""
+    n = s.nemd_settings
+    axis, every, window = n["axis"], int(n["profile_every"]), int(n["profile_window"])
+    lines = ["compute hf_kinetic all ke/atom", "compute hf_potential all pe/atom",
+             f"variable hf_kinetic atom c_hf_kinetic*v{axis}", f"variable hf_potential atom c_hf_potential*v{axis}"]
+    terms = heat_flux_terms(s)
+    for term in terms[2:]:
+        style, rows = ("stress/atom", SYMMETRIC_STRESS_ROW) if term in NOT_CENTROID else ("centroid/stress/atom",
+                                                                                           STRESS_ROW)
+        i, j, k = rows[axis]
+        lines += [f"compute hf_{term} all {style} NULL {term}",
+                  f"variable hf_{term} atom -(c_hf_{term}[{i}]*vx+c_hf_{term}[{j}]*vy+c_hf_{term}[{k}]*vz)/{NKTV2P}"]
+    return [*lines, f"compute hf all reduce/chunk nemd_slabs sum {' '.join(f'v_hf_{t}' for t in terms)}",
+            f"fix nemd_heat_flux all ave/time {every} {window // every} {window} c_hf[*] mode vector "
+            f"file {NEMD_FILES['nemd_heat_flux']}"]
 
 
 def _nemd(n: dict[str, Any]) -> list[str]:

@@ -1,4 +1,4 @@
-"""LAMMPS data files (atom_style full) for GAFF2 systems.
+"""LAMMPS data files (atom_style full) for GAFF2 systems, and the ``fix ave/time`` vector files LAMMPS writes.
 
 Styles the input script must use (also written as header comments):
 pair lj/charmm/coul/long 8 12 with pair_modify mix arithmetic, kspace pppm, bond/angle harmonic, dihedral fourier,
@@ -31,6 +31,30 @@ STYLES = {
 def style_lines(**overrides: str) -> str:
     """The style commands matching the data file, one per line."""
     return "".join(f"{k} {v}\n" for k, v in {**STYLES, **overrides}.items() if v)
+
+
+def read_vector_frames(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """A ``fix ave/time ... mode vector`` file: steps (F,) and values (F, rows, columns); a last frame cut short
+    (a killed job) is dropped."""
+    steps, frames, rows, expected = [], [], [], 0
+    for line in text.splitlines():
+        tokens = line.split()
+        if not tokens or tokens[0].startswith("#"):
+            continue
+        if expected == 0:  # frame header: step, number of rows
+            steps.append(int(tokens[0]))
+            expected, rows = int(tokens[1]), []
+            continue
+        values = [float(x) for x in tokens[1:]]
+        if not values or (rows and len(values) != len(rows[0])):
+            break
+        rows.append(values)
+        if len(rows) == expected:
+            frames.append(rows)
+            expected = 0
+    if not frames:
+        return np.zeros(0, dtype=int), np.zeros((0, 0, 0))
+    return np.array(steps[: len(frames)], dtype=int), np.array(frames, dtype=float)
 
 
 def _label(key: tuple[str, ...]) -> str:

@@ -32,6 +32,7 @@ import numpy as np
 from . import protocols
 from .analysis import AVOGADRO, KCAL, block_slices
 from .lammps_input import Stage
+from .lammps_io import read_vector_frames
 
 PROTOCOL_FILE = "nemd.yaml"
 AXES = {"x": 0, "y": 1, "z": 2}
@@ -116,6 +117,33 @@ def read_flux(text: str) -> dict[str, np.ndarray]:
     return {"step": table[:, 0].astype(int), "energy": table[:, 1]}
 
 
+def read_heat_flux(text: str, terms: Sequence[str]) -> dict[str, np.ndarray]:
+    """The ``nemd_heat_flux.dat`` file of a decomposing NEMD stage: step (F,) and one (F, n_slabs) array per term
+    (the columns, in the order of :func:`aiida_polymer.chem.lammps_input.heat_flux_terms`)."""
+    steps, frames = read_vector_frames(text)
+    if len(steps) and frames.shape[2] != len(terms):
+        raise NemdError(f"the heat-flux file has {frames.shape[2]} columns for {len(terms)} terms")
+    return {"step": steps, **{term: frames[:, :, i] if len(steps) else np.zeros((0, 0)) for i, term in
+                              enumerate(terms)}}
+
+
+def _ends(segments: Sequence[Mapping[str, Any]]) -> list[int | None]:
+    """The step each segment's rows are kept up to: the next segment's start (it redid the rest)."""
+    return [seg["start"] for seg in segments[1:]] + [None]
+
+
+def merge_frames(segments: Sequence[Mapping[str, Any]], kind: str) -> dict[str, np.ndarray]:
+    """Join the ``kind`` tables ({"step": (F,), name: (F, ...)}) of the segments of a stage run in pieces, each
+    segment's rows after the next one's start dropped; {} when no segment has a row."""
+    tables = []
+    for seg, end in zip(segments, _ends(segments), strict=True):
+        table = seg.get(kind) or {}
+        if len(table.get("step", ())):  # a short last piece may end before its first complete frame
+            keep = np.ones(len(table["step"]), bool) if end is None else np.asarray(table["step"]) <= end
+            tables.append({k: np.asarray(v)[keep] for k, v in table.items()})
+    return {k: np.concatenate([t[k] for t in tables]) for k in tables[0]} if tables else {}
+
+
 def merge_segments(segments: Sequence[Mapping[str, Any]]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Join the outputs of a stage run in pieces (continuations after a walltime or a killed job).
 
@@ -124,22 +152,17 @@ def merge_segments(segments: Sequence[Mapping[str, Any]]) -> tuple[dict[str, np.
     segment after the next one's start are dropped (the next one redid them); the fix restarts its energy count at
     zero, so each segment's energies are shifted by the last kept cumulative energy before it.
     """
-    profiles, fluxes, offset = [], [], 0.0
-    for i, seg in enumerate(segments):
-        end = segments[i + 1]["start"] if i + 1 < len(segments) else None
-        prof, flux = seg.get("profile") or {}, seg.get("flux") or {}
-        if len(prof.get("step", ())):  # a short last piece may end before its first complete frame
-            keep = np.ones(len(prof["step"]), bool) if end is None else np.asarray(prof["step"]) <= end
-            profiles.append({k: np.asarray(v)[keep] for k, v in prof.items()})
+    fluxes, offset = [], 0.0
+    for seg, end in zip(segments, _ends(segments), strict=True):
+        flux = seg.get("flux") or {}
         if len(flux.get("step", ())):
             keep = np.ones(len(flux["step"]), bool) if end is None else np.asarray(flux["step"]) <= end
             energy = np.asarray(flux["energy"], dtype=float)[keep] + offset
             fluxes.append({"step": np.asarray(flux["step"])[keep], "energy": energy})
             if len(energy):
                 offset = float(energy[-1])
-    profile = {k: np.concatenate([p[k] for p in profiles]) for k in profiles[0]} if profiles else {}
     flux = {k: np.concatenate([f[k] for f in fluxes]) for k in ("step", "energy")} if fluxes else {}
-    return profile, flux
+    return merge_frames(segments, "profile"), flux
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -219,6 +242,7 @@ def thermal_conductivity(
     r2_min: float = 0.98,
     block_r2_min: float = 0.9,
     asymmetry_max: float = 0.3,
+    heat_flux: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """κ from the slab temperature frames ``temp`` (F, n_slabs) at ``profile_steps`` and the cumulative exchanged
     energy ``energy`` at ``flux_steps``; ``box`` = (lx, ly, lz) in length units, ``timestep`` in time units.
@@ -227,6 +251,9 @@ def thermal_conductivity(
     "block_r2": per block [A, B], "block_kappa", "slopes", "profile" (mean), "mean_temperature",
     "temperature_difference" (hot − cold reservoir), "window" (steps), "nblocks", "flags", "passed"}.
     See the module docstring for the method, the error and the gates.
+
+    ``heat_flux`` (optional): the per-slab heat-flux sums by term of a decomposing stage (:func:`read_heat_flux`);
+    adds "decomposition" (:func:`decomposition`).
     """
     temp = np.asarray(temp, dtype=float)
     profile_steps, flux_steps = np.asarray(profile_steps), np.asarray(flux_steps)
@@ -251,15 +278,19 @@ def thermal_conductivity(
     if len(kept) < nblocks:
         nblocks, flags = len(kept), ["few_blocks"]
 
+    def window(frames: slice) -> tuple[int, int]:
+        return kept_steps[frames][0] - interval, kept_steps[frames][-1]
+
     def window_kappa(frames: slice) -> tuple[dict[str, Any], float, float]:
-        start, stop = kept_steps[frames][0] - interval, kept_steps[frames][-1]
+        start, stop = window(frames)
         sel = (flux_steps >= start) & (flux_steps <= stop)
         fit = profile_gradient(kept[frames].mean(axis=0), length, exclude_neighbours)
         flux = exchange_rate(flux_steps[sel], energy[sel], timestep) / (2.0 * area)
         return fit, flux, flux / fit["gradient"] if fit["gradient"] > 0 else float("nan")
 
     whole, flux, kappa = window_kappa(slice(None))
-    blocks = [window_kappa(s) for s in block_slices(len(kept), nblocks)]
+    block_frames = block_slices(len(kept), nblocks)
+    blocks = [window_kappa(s) for s in block_frames]
     block_kappa = np.array([b[2] for b in blocks])
     block_gradient = np.array([b[0]["gradient"] for b in blocks])
     block_flux = np.array([b[1] for b in blocks])
@@ -281,6 +312,12 @@ def thermal_conductivity(
     mean_profile = kept.mean(axis=0)
     n = temp.shape[1]
     u = UNIT_STYLES[units]
+    extra = {}
+    if heat_flux is not None:
+        windows = [window(slice(None)), *(window(b) for b in block_frames)]
+        gradients = [whole["gradient"], *block_gradient]
+        extra["decomposition"] = decomposition(heat_flux, windows, gradients, flux, length * area / n,
+                                               exclude_neighbours, units)
     return {
         "kappa": {"value": kappa * k_factor, "stderr": se(block_kappa) * k_factor, "unit": u["kappa"]},
         "gradient": {
@@ -303,6 +340,54 @@ def thermal_conductivity(
         "length": length,
         "flags": sorted(set(flags)),
         "passed": not any(f in GATE_FLAGS for f in flags),
+        **extra,
+    }
+
+
+def decomposition(
+    heat_flux: Mapping[str, np.ndarray],
+    windows: Sequence[tuple[int, int]],
+    gradients: Sequence[float],
+    swap_flux: float,
+    slab_volume: float,
+    exclude_neighbours: int = 1,
+    units: str = "real",
+) -> dict[str, Any]:
+    """κ by heat-flux term: the microscopic heat flux of each term, J_t = ⟨Σ_slab q_t⟩ / V_slab averaged over the
+    fitted slabs of both halves (heat flows towards −axis in half A, +axis in half B, so J_t = (B − A)/2), over ∇T.
+
+    ``windows``: (start, stop] steps of the whole steady state then of each block, with their ``gradients`` (T per
+    length unit); ``swap_flux``: J imposed by the swaps over the whole window. Returns {"terms": {term: {"kappa",
+    "stderr", "fraction"}}, "kappa": their sum, "closure": Σ J_t / J_swap (1 when the microscopic flux carries all
+    the imposed heat), "unit"}; stderr from the blocks, as for κ.
+    """
+    steps = np.asarray(heat_flux["step"])
+    terms = [k for k in heat_flux if k != "step"]
+    half_a, half_b = half_slabs(np.asarray(heat_flux[terms[0]]).shape[1], exclude_neighbours)
+    k_factor = _conversions(units)[2]
+
+    def term_flux(values: np.ndarray, start: int, stop: int) -> float:
+        sel = (steps > start) & (steps <= stop)
+        if not sel.any():
+            raise NemdError(f"no heat-flux frame in steps ({start}, {stop}]")
+        mean = np.asarray(values)[sel].mean(axis=0) / slab_volume
+        return 0.5 * float(mean[half_b].mean() - mean[half_a].mean())
+
+    fluxes = {t: np.array([term_flux(heat_flux[t], *w) for w in windows]) for t in terms}
+    kappas = {t: f / np.asarray(gradients) * k_factor for t, f in fluxes.items()}
+    total = sum(fluxes.values())
+    nblocks = len(windows) - 1
+
+    def se(values: np.ndarray) -> float | None:
+        return float(values[1:].std() / math.sqrt(nblocks - 1)) if nblocks > 1 else None
+
+    return {
+        "terms": {t: {"kappa": float(k[0]), "stderr": se(k), "fraction": float(fluxes[t][0] / total[0])}
+                  for t, k in kappas.items()},
+        "kappa": float(sum(k[0] for k in kappas.values())),
+        "stderr": se(sum(kappas.values())),
+        "closure": float(total[0] / swap_flux) if swap_flux else None,
+        "unit": UNIT_STYLES[units]["kappa"],
     }
 
 

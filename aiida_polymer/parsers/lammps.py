@@ -11,9 +11,18 @@ from aiida import orm
 from aiida.parsers import Parser
 
 from ..calculations.lammps import LOG
-from ..chem.lammps_input import FINAL_DATA, FINAL_RESTART, NEMD_FILES, OUTPUT_FILES, THERMO_COLUMNS
+from ..chem.lammps_input import (
+    FINAL_DATA,
+    FINAL_RESTART,
+    NEMD_FILES,
+    OUTPUT_FILES,
+    THERMO_COLUMNS,
+    Stage,
+    heat_flux_terms,
+)
+from ..chem.lammps_io import read_vector_frames
 from ..chem.lammps_log import parse_log
-from ..chem.nemd import read_flux, read_profile
+from ..chem.nemd import read_flux, read_heat_flux, read_profile
 
 EXIT_BY_KIND = {"lost_atoms": "ERROR_LOST_ATOMS", "bond_atoms_missing": "ERROR_BOND_ATOMS_MISSING",
                 "shake_failure": "ERROR_SHAKE", "out_of_range_atoms": "ERROR_OUT_OF_RANGE_ATOMS",
@@ -21,23 +30,9 @@ EXIT_BY_KIND = {"lost_atoms": "ERROR_LOST_ATOMS", "bond_atoms_missing": "ERROR_B
 
 
 def read_vector_file(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """A ``fix ave/time ... mode vector`` file: (steps, values[frame, row])."""
-    steps, frames, rows = [], [], []
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        tokens = line.split()
-        if len(tokens) == 2 and not rows:
-            steps.append(int(tokens[0]))
-            rows = [None] * int(tokens[1])
-            count = 0
-            continue
-        rows[count] = float(tokens[1])
-        count += 1
-        if count == len(rows):
-            frames.append(rows)
-            rows = []
-    return np.array(steps[: len(frames)], dtype=int), np.array(frames, dtype=float)
+    """A ``fix ave/time ... mode vector`` file of one value per row: (steps, values[frame, row])."""
+    steps, frames = read_vector_frames(text)
+    return steps, frames[..., 0] if frames.size else np.zeros((0, 0))
 
 
 def read_scalar_file(text: str) -> np.ndarray:
@@ -117,3 +112,8 @@ class LammpsParser(Parser):
             flux = read_flux(content(NEMD_FILES["nemd_flux"]))
             if len(flux["step"]):
                 self.out("nemd_flux", _array(**flux))
+        if NEMD_FILES["nemd_heat_flux"] in names:
+            terms = heat_flux_terms(Stage.from_dict(self.node.inputs.stage.get_dict()))
+            heat_flux = read_heat_flux(content(NEMD_FILES["nemd_heat_flux"]), terms)
+            if len(heat_flux["step"]):
+                self.out("nemd_heat_flux", _array(**heat_flux))

@@ -208,7 +208,7 @@ class ThermalConductivityWorkChain(WorkChain):
         arrays = {}
         for i, calc in enumerate(runs):
             arrays[f"thermo_{i}"] = calc.outputs.thermo
-            for name, label in (("nemd_profile", "profile"), ("nemd_flux", "flux")):
+            for name, label in (("nemd_profile", "profile"), ("nemd_flux", "flux"), ("nemd_heat_flux", "heat_flux")):
                 if name in calc.outputs:  # a short last piece may end before its first complete profile frame
                     arrays[f"{label}_{i}"] = calc.outputs[name]
         if not any(k.startswith("profile_") for k in arrays) or not any(k.startswith("flux_") for k in arrays):
@@ -228,6 +228,10 @@ class ThermalConductivityWorkChain(WorkChain):
             f"kappa = {kappa['value']} ± {kappa['stderr']} {kappa['unit']} (r² of the halves "
             f"{', '.join(f'{r:.3f}' for r in analysis['r2'])}; flags: {analysis['flags'] or 'none'})"
         )
+        if parts := analysis.get("decomposition"):
+            shares = ", ".join(f"{t} {v['fraction']:.0%}" for t, v in parts["terms"].items() if v["fraction"])
+            closure = "n/a" if parts["closure"] is None else f"{parts['closure']:.3f}"
+            self.report(f"heat flux by term: {shares}; microscopic/imposed flux {closure}")
         if not analysis["passed"]:
             return self.exit_codes.ERROR_NONLINEAR_PROFILE.format(flags=", ".join(analysis["flags"]))
         return None

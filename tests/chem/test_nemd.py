@@ -5,7 +5,7 @@ import pytest
 
 from aiida_polymer.chem import nemd
 from aiida_polymer.chem.analysis import AVOGADRO, KCAL
-from aiida_polymer.chem.lammps_input import NEMD_FILES, Stage, StageError, render
+from aiida_polymer.chem.lammps_input import NEMD_FILES, Stage, StageError, heat_flux_terms, render
 
 N_SLABS, BOX = 20, (60.0, 20.0, 25.0)  # Å; the axis is x
 AREA = BOX[1] * BOX[2]
@@ -240,3 +240,63 @@ def test_nemd_stage_rendering():
 def test_bad_nemd_stages(spec, message):
     with pytest.raises(StageError, match=message):
         Stage.from_dict(spec)
+
+
+def slab_heat_flux(flux_si: float, frames: int = FRAMES, reservoirs: float = 5.0) -> np.ndarray:
+    """Per-slab sums of a term's heat flux (kcal/mol·Å/fs) carrying ``flux_si`` (W/m²) away from the middle slab
+    (−x in half A, +x in half B); the reservoir slabs get an unrelated value, which the analysis must ignore."""
+    per_slab = flux_si * (1e-20 * 1e-15 / (KCAL / AVOGADRO)) * (BOX[0] * AREA / N_SLABS)
+    sign = np.where(np.arange(N_SLABS) < N_SLABS // 2, -1.0, 1.0)
+    row = sign * per_slab
+    row[[0, N_SLABS // 2]] = reservoirs
+    return np.repeat(row[None, :], frames, axis=0)
+
+
+def test_decomposition_by_heat_flux_term():
+    # three terms carrying 60 %, 30 % and 10 % of the imposed flux: each κ_t is its share of κ, and the sum closes
+    kappa = 0.25
+    flux_si = kappa * GRADIENT * 1e10
+    shares = {"kinetic": 0.6, "pair": 0.3, "bond": 0.1}
+    heat_flux = {"step": WINDOW * np.arange(1, FRAMES + 1),
+                 **{t: slab_heat_flux(share * flux_si) for t, share in shares.items()}}
+    temp = frames_of(T_COLD + GRADIENT * distance_from_cold())
+    result = analyse(temp, *exchanged_energy(kappa, GRADIENT), heat_flux=heat_flux, nblocks=4)
+    parts = result["decomposition"]
+    assert parts["closure"] == pytest.approx(1.0) and parts["kappa"] == pytest.approx(kappa)
+    for term, share in shares.items():
+        assert parts["terms"][term]["kappa"] == pytest.approx(share * kappa)
+        assert parts["terms"][term]["fraction"] == pytest.approx(share)
+        assert parts["terms"][term]["stderr"] == pytest.approx(0.0, abs=1e-12)
+    # half the microscopic flux missing (a term left out) shows in the closure
+    half = {**heat_flux, "kinetic": heat_flux["kinetic"] - slab_heat_flux(0.5 * flux_si, reservoirs=0.0)}
+    assert analyse(temp, *exchanged_energy(kappa, GRADIENT), heat_flux=half)["decomposition"]["closure"] == (
+        pytest.approx(0.5))
+    assert "decomposition" not in analyse(temp, *exchanged_energy(kappa, GRADIENT))
+
+
+def test_heat_flux_file_and_rendering():
+    text = "# Time-averaged data for fix nemd_heat_flux\n# TimeStep Number-of-rows\n# Row c_hf[1] c_hf[2]\n"
+    for step in (400, 800):
+        text += f"{step} 4\n" + "".join(f"{i + 1} {0.1 * i} {-0.2 * i + step}\n" for i in range(4))
+    text += "1200 4\n1 0.5 0.5\n2 0."  # an interrupted write
+    table = nemd.read_heat_flux(text, ["kinetic", "pair"])
+    assert table["step"].tolist() == [400, 800] and table["pair"].shape == (2, 4)
+    assert table["kinetic"][1].tolist() == pytest.approx([0.0, 0.1, 0.2, 0.3]) and table["pair"][1, 0] == 800.0
+    with pytest.raises(nemd.NemdError, match="2 columns for 3 terms"):
+        nemd.read_heat_flux(text, ["kinetic", "pair", "bond"])
+    assert nemd.read_heat_flux("", ["kinetic"])["step"].tolist() == []
+
+    stage = Stage.from_dict({"ensemble": "nve", "shake": True, "nemd": {"axis": "y", "decompose": True,
+                                                                        "profile_every": 10, "profile_window": 100}})
+    assert heat_flux_terms(stage) == ["kinetic", "potential", "pair", "bond", "angle", "dihedral", "improper",
+                                      "kspace", "fix"]
+    lines = render(stage, "s.data").splitlines()
+    # row y of the stress tensor (yx, yy, yz are columns 7, 2, 6) against the velocities, converted to kcal/mol
+    assert "variable hf_bond atom -(c_hf_bond[7]*vx+c_hf_bond[2]*vy+c_hf_bond[6]*vz)/68568.415" in lines
+    assert "variable hf_kinetic atom c_hf_kinetic*vy" in lines
+    assert ("fix nemd_heat_flux all ave/time 10 10 100 c_hf[*] mode vector file nemd_heat_flux.dat" in lines)
+    assert lines[-3].startswith("run ") and "nemd_heat_flux" not in render(Stage(ensemble="nve", nemd={}), "s")
+    lj = Stage(ensemble="nve", potential="lj_short", nemd={"decompose": True})
+    assert heat_flux_terms(lj)[-1] == "improper"
+    with pytest.raises(StageError, match="decompose"):
+        Stage.from_dict({"ensemble": "nve", "nemd": {"decompose": "yes"}})
