@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--atoms", type=int, default=60, help="atoms per chain")
     parser.add_argument("--pack-steps", type=int, default=20_000)
     parser.add_argument("--nemd-steps", type=int, default=100_000)
-    parser.add_argument("--swap-every", type=int, default=20)
+    parser.add_argument("--swap-every", type=int, default=100)
     args = parser.parse_args()
 
     cell = build_cell(CellSpec(smiles=[args.smiles], n_chains=args.chains, atoms_per_chain=args.atoms, density=0.5,

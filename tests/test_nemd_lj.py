@@ -9,11 +9,15 @@ W/(m K) is converted to reduced units, κ* = κ σ² √(m/ε)/k_B.
 Reference: κ* = 6.946 ± 0.12 at T* = 0.722, ρ* = 0.8442, r_c = 2.5σ (N = 1372, equilibrium MD with Helfand moments),
 S. Viscardy, J. Servantie and P. Gaspard, J. Chem. Phys. 126, 184513 (2007) (as tabulated in the STACIE
 documentation's LJ thermal-conductivity example, which reproduces it: 7.108 ± 0.10 by Green–Kubo).
-Our value must agree within 3 combined standard errors and carry an error bar below 8 %.
+Our value must agree within 4 combined standard errors (the block standard error has 9 degrees of freedom, so a
+chance failure is rarer than 0.3 %) and carry an error bar below 8 %.
 
 The same run records the microscopic (Irving–Kirkwood) heat flux per slab and term: its sum must carry the heat the
-swaps impose (closure 1 within 5 %, and the same κ within 3 combined standard errors), with the pair virial term
+swaps impose (closure 1 within 5 %, and the same κ within 4 combined standard errors), with the pair virial term
 dominating, as in every dense simple liquid (transfer by collisions, not by the motion of atoms).
+
+Cross-check by the direct method from the same liquid: no swaps, the reservoir slabs held at T* ± 0.1 by Langevin
+thermostats and J from the heat they exchange; κ* must agree with the reference and with the swaps' value.
 """
 
 import os
@@ -37,7 +41,10 @@ RHO, T_STAR = 0.8442, 0.722
 REFERENCE = (6.946, 0.12)  # Viscardy, Servantie & Gaspard, J. Chem. Phys. 126, 184513 (2007)
 CELLS, TIMESTEP = 5, 10.0  # fcc cells per edge of the 500-atom cell; fs (0.0046 τ)
 NEMD = {"swap_every": 60, "n_slabs": 20, "axis": "x", "profile_every": 20, "profile_window": 10000, "decompose": True}
-NEMD_STEPS = 120_000
+NEMD_STEPS = 240_000  # 24 profile frames: 20 after the transient, 10 blocks of 2 for the standard error
+# the direct method as a cross-check: reservoir slabs held at T* ± 0.1 by Langevin thermostats (damping 0.23 τ)
+LANGEVIN = {**NEMD, "method": "langevin", "delta_t": 0.1 * EPSILON_K, "damp": 500.0, "swap_every": 100,
+            "decompose": False}
 
 
 def argon_data(cells: int = CELLS) -> str:
@@ -55,7 +62,7 @@ def argon_data(cells: int = CELLS) -> str:
     )
 
 
-def stages() -> list[Stage]:
+def stages(nemd_settings: dict = NEMD) -> list[Stage]:
     lj = {"potential": "lj_short", "lj_cutoff": 2.5 * SIGMA, "neighbor_skin": 1.0, "timestep": TIMESTEP}
     t = T_STAR * EPSILON_K
     return [
@@ -70,7 +77,8 @@ def stages() -> list[Stage]:
             **lj,
         ),
         Stage(name="nvt", ensemble="nvt", temperature=t, steps=4000, thermo_every=500, **lj),
-        Stage(name="nemd", ensemble="nve", temperature=t, steps=NEMD_STEPS, nemd=NEMD, thermo_every=10000, **lj),
+        Stage(name="nemd", ensemble="nve", temperature=t, steps=NEMD_STEPS, nemd=nemd_settings, thermo_every=10000,
+              **lj),
     ]
 
 
@@ -97,36 +105,61 @@ def box_lengths(data: str) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def lj_nemd(tmp_path_factory):
+def lj_liquid(tmp_path_factory) -> Path:
+    """A folder with the melted and thermalised 1500-atom liquid, ``nvt.data``."""
     if not LMP.exists():
         pytest.skip("LAMMPS executable lmp not found")
-    workdir = tmp_path_factory.mktemp("nemd_lj")
+    workdir = tmp_path_factory.mktemp("lj_liquid")
     (workdir / "system.data").write_text(argon_data())
-    start = time.perf_counter()
     source = "system.data"
-    for stage in stages():
+    for stage in stages()[:-1]:
         run_lammps(workdir, render(stage, source))
         source = f"{stage.name}.data"
         (workdir / FINAL_DATA).rename(workdir / source)
-    print(f"\nLAMMPS: {time.perf_counter() - start:.0f} s wall")
+    return workdir
+
+
+def run_nemd(liquid: Path, workdir: Path, settings: dict) -> tuple[dict, dict, dict | None, list[float]]:
+    """The NEMD stage with ``settings`` from the liquid: profile, exchanged energy, heat flux by term, box."""
+    (workdir / "nvt.data").write_bytes((liquid / "nvt.data").read_bytes())
+    stage = stages(settings)[-1]
+    start = time.perf_counter()
+    run_lammps(workdir, render(stage, "nvt.data"))
+    print(f"\nLAMMPS ({settings.get('method', 'muller_plathe')}): {time.perf_counter() - start:.0f} s wall")
     profile = nemd.read_profile((workdir / NEMD_FILES["nemd_profile"]).read_text())
     flux = nemd.read_flux((workdir / NEMD_FILES["nemd_flux"]).read_text())
-    terms = heat_flux_terms(stages()[-1])
-    heat_flux = nemd.read_heat_flux((workdir / NEMD_FILES["nemd_heat_flux"]).read_text(), terms)
-    box = box_lengths((workdir / source).read_text())
-    return profile, flux, heat_flux, box
+    heat_flux = None
+    if settings.get("decompose"):
+        text = (workdir / NEMD_FILES["nemd_heat_flux"]).read_text()
+        heat_flux = nemd.read_heat_flux(text, heat_flux_terms(stage))
+    return profile, flux, heat_flux, box_lengths((workdir / FINAL_DATA).read_text())
+
+
+def analyse(run: tuple) -> tuple[dict, float, float]:
+    """The analysis of a run, with κ* and its standard error in reduced units."""
+    profile, flux, heat_flux, box = run
+    result = nemd.thermal_conductivity(profile["step"], profile["temp"], flux["step"], flux["energy"], box, TIMESTEP,
+                                       discard=0.15, nblocks=10, heat_flux=heat_flux)  # fmt: skip
+    kappa, se = (nemd.reduced_kappa(result["kappa"][k], SIGMA, EPSILON_K, MASS) for k in ("value", "stderr"))
+    return result, kappa, se
+
+
+@pytest.fixture(scope="module")
+def lj_nemd(lj_liquid, tmp_path_factory):
+    return run_nemd(lj_liquid, tmp_path_factory.mktemp("nemd_lj"), NEMD)
+
+
+@pytest.fixture(scope="module")
+def lj_langevin(lj_liquid, tmp_path_factory):
+    return run_nemd(lj_liquid, tmp_path_factory.mktemp("langevin_lj"), LANGEVIN)
 
 
 @pytest.mark.slow
 def test_lj_thermal_conductivity_matches_the_literature(lj_nemd):
-    profile, flux, heat_flux, box = lj_nemd
+    profile, _flux, _heat_flux, box = lj_nemd
     assert profile["temp"].shape == (NEMD_STEPS // NEMD["profile_window"], NEMD["n_slabs"])
     assert box[0] == pytest.approx(3 * box[1]) and profile["count"][0].sum() == pytest.approx(1500)
-    result = nemd.thermal_conductivity(
-        profile["step"], profile["temp"], flux["step"], flux["energy"], box, TIMESTEP, discard=0.15, nblocks=5,
-        heat_flux=heat_flux,
-    )
-    kappa, se = (nemd.reduced_kappa(result["kappa"][k], SIGMA, EPSILON_K, MASS) for k in ("value", "stderr"))
+    result, kappa, se = analyse(lj_nemd)
     ref, ref_se = REFERENCE
     combined = np.hypot(se, ref_se)
     t_mean, t_diff = result["mean_temperature"] / EPSILON_K, result["temperature_difference"] / EPSILON_K
@@ -139,7 +172,7 @@ def test_lj_thermal_conductivity_matches_the_literature(lj_nemd):
     assert t_mean == pytest.approx(T_STAR, abs=0.015)
     assert 0.05 < t_diff < 0.4  # linear response, not a tiny signal
     assert 0 < se < 0.08 * kappa
-    assert abs(kappa - ref) <= 3 * combined
+    assert abs(kappa - ref) <= 4 * combined
 
     parts = result["decomposition"]
     terms = {t: nemd.reduced_kappa(v["kappa"], SIGMA, EPSILON_K, MASS) for t, v in parts["terms"].items()}
@@ -147,5 +180,20 @@ def test_lj_thermal_conductivity_matches_the_literature(lj_nemd):
     print(f"by term: {', '.join(f'{t} {k:.3f}' for t, k in terms.items() if k)}; sum {parts_kappa:.3f} ± "
           f"{parts_se:.3f}; closure {parts['closure']:.4f}")
     assert parts["closure"] == pytest.approx(1.0, abs=0.05)
-    assert abs(parts_kappa - kappa) <= 3 * np.hypot(parts_se, se)
+    assert abs(parts_kappa - kappa) <= 4 * np.hypot(parts_se, se)
     assert terms["pair"] > 0.7 * parts_kappa and terms["bond"] == 0.0  # no bonds in argon
+
+
+@pytest.mark.slow
+def test_langevin_cross_check_agrees(lj_langevin, lj_nemd):
+    result, kappa, se = analyse(lj_langevin)
+    _, swaps_kappa, swaps_se = analyse(lj_nemd)
+    ref, ref_se = REFERENCE
+    t_cold, t_hot = result["profile"][0] / EPSILON_K, result["profile"][NEMD["n_slabs"] // 2] / EPSILON_K
+    print(f"Langevin: kappa* = {kappa:.3f} ± {se:.3f}; swaps {swaps_kappa:.3f} ± {swaps_se:.3f}; reference {ref}; "
+          f"reservoirs T* {t_cold:.3f} / {t_hot:.3f}; r² {np.round(result['r2'], 4).tolist()}")
+    assert result["passed"], result["flags"]
+    assert t_cold == pytest.approx(T_STAR - 0.1, abs=0.02) and t_hot == pytest.approx(T_STAR + 0.1, abs=0.02)
+    assert 0 < se < 0.08 * kappa
+    assert abs(kappa - ref) <= 4 * np.hypot(se, ref_se)
+    assert abs(kappa - swaps_kappa) <= 4 * np.hypot(se, swaps_se)

@@ -34,8 +34,10 @@ RESTART_FILES = ("restart.a", "restart.b")
 OUTPUT_FILES = {"rg": "rg.dat", "msd": "msd.dat", "dipole": "dipole.dat"}
 NEMD_FILES = {"nemd_profile": "nemd_profile.dat", "nemd_flux": "nemd_flux.dat",
               "nemd_heat_flux": "nemd_heat_flux.dat"}
-NEMD_DEFAULTS: dict[str, Any] = {"swap_every": 1000, "n_slabs": 20, "axis": "x", "n_swap": 1, "profile_every": 100,
-                                 "profile_window": 10000, "decompose": False}
+NEMD_DEFAULTS: dict[str, Any] = {"method": "muller_plathe", "swap_every": 1000, "n_slabs": 20, "axis": "x",
+                                 "n_swap": 1, "profile_every": 100, "profile_window": 10000, "decompose": False,
+                                 "delta_t": 20.0, "damp": 100.0, "seed": 4928}
+NEMD_METHODS = ("muller_plathe", "langevin")
 NKTV2P = 68568.415  # atm·Å³ per kcal/mol: LAMMPS' pressure·volume to energy factor of units real
 # components of row ``axis`` of a per-atom stress tensor, against vx, vy, vz: the 9 of centroid/stress/atom (xx yy
 # zz xy xz yz yx zx zy) and the 6 of the symmetric stress/atom (xx yy zz xy xz yz), which LAMMPS' PPPM and fixes need
@@ -125,6 +127,10 @@ class Stage:
             raise StageError("nemd n_slabs must be an even number >= 4")
         if min(int(n["swap_every"]), int(n["n_swap"]), int(n["profile_every"]), int(n["profile_window"])) < 1:
             raise StageError("nemd swap_every, n_swap, profile_every and profile_window must be positive")
+        if n["method"] not in NEMD_METHODS:
+            raise StageError(f"nemd method must be one of {', '.join(NEMD_METHODS)}, not {n['method']!r}")
+        if n["method"] == "langevin" and not (0 < float(n["delta_t"]) < self.t_start_stop[0] and float(n["damp"]) > 0):
+            raise StageError("nemd langevin needs 0 < delta_t < temperature and damp > 0")
         if not isinstance(n["decompose"], bool):
             raise StageError("nemd decompose must be true or false")
         if int(n["profile_window"]) % int(n["profile_every"]):
@@ -216,7 +222,7 @@ def _dynamics(s: Stage, continuation: bool) -> list[str]:
                   f"fix dipole all ave/time {n} 1 {n} c_dipole[1] c_dipole[2] c_dipole[3] "
                   f"file {OUTPUT_FILES['dipole']}"]
     if s.nemd is not None:
-        lines += _nemd(s.nemd_settings)
+        lines += _nemd(s)
         if s.nemd_settings["decompose"]:
             lines += _heat_flux(s)
     if s.restart_every:
@@ -257,19 +263,37 @@ def _heat_flux(s: Stage) -> list[str]:
             f"file {NEMD_FILES['nemd_heat_flux']}"]
 
 
-def _nemd(n: dict[str, Any]) -> list[str]:
-    """Müller-Plathe swaps, the slab temperature profile and the cumulative exchanged energy.
+def _nemd(s: Stage) -> list[str]:
+    """The imposed heat flow, the slab temperature profile and the cumulative exchanged energy.
 
-    The chunks are ``n_slabs`` equal bins in reduced coordinates from the lower box edge, the same slabs as the fix's
-    layers (slab 0 at the edge is one reservoir, slab n_slabs/2 the other). ``f_nemd`` is only defined on swap steps,
-    so it is written every ``swap_every`` steps. The profile fix comes first, so that it samples the temperatures
-    before the swaps of the same step (LAMMPS warns otherwise).
+    The chunks are ``n_slabs`` equal bins in reduced coordinates from the lower box edge; slab 0 at the edge is the
+    cold reservoir, slab n_slabs/2 the hot one. ``muller_plathe``: ``fix thermal/conductivity`` swaps kinetic
+    energy between them every ``swap_every`` steps (its layers are the same slabs); ``f_nemd`` is only defined on
+    swap steps, so it is written every ``swap_every`` steps. ``langevin`` (the direct method, a cross-check):
+    Langevin thermostats at T ± ``delta_t`` (damping ``damp`` fs) act on the atoms inside the two reservoir slabs
+    only (their temperature computes are restricted to the slab regions), the rest is NVE; the energy exchanged is
+    the mean of the energy the hot thermostat added and the cold one removed; ``f_`` of a tallying ``fix langevin``
+    is the energy it removed, so that is (f_cold − f_hot)/2, written every ``swap_every`` steps. The profile fix
+    comes first, so that it samples temperatures before the swaps of the same step (LAMMPS warns otherwise).
     """
+    n = s.nemd_settings
     slabs, axis, swap_every = int(n["n_slabs"]), n["axis"], int(n["swap_every"])
     every, window = int(n["profile_every"]), int(n["profile_window"])
-    swap = f" swap {int(n['n_swap'])}" if int(n["n_swap"]) != 1 else ""
-    return [f"compute nemd_slabs all chunk/atom bin/1d {axis} lower {1.0 / slabs!r} units reduced",
-            f"fix nemd_profile all ave/chunk {every} {window // every} {window} nemd_slabs temp "
-            f"file {NEMD_FILES['nemd_profile']}",
-            f"fix nemd all thermal/conductivity {swap_every} {axis} {slabs}{swap}",
-            f"fix nemd_flux all ave/time {swap_every} 1 {swap_every} f_nemd file {NEMD_FILES['nemd_flux']}"]
+    lines = [f"compute nemd_slabs all chunk/atom bin/1d {axis} lower {1.0 / slabs!r} units reduced",
+             f"fix nemd_profile all ave/chunk {every} {window // every} {window} nemd_slabs temp "
+             f"file {NEMD_FILES['nemd_profile']}"]
+    if n["method"] == "muller_plathe":
+        swap = f" swap {int(n['n_swap'])}" if int(n["n_swap"]) != 1 else ""
+        return [*lines, f"fix nemd all thermal/conductivity {swap_every} {axis} {slabs}{swap}",
+                f"fix nemd_flux all ave/time {swap_every} 1 {swap_every} f_nemd file {NEMD_FILES['nemd_flux']}"]
+    t, dt, damp, seed = s.t_start_stop[0], float(n["delta_t"]), float(n["damp"]), int(n["seed"])
+    for name, first, target, slab_seed in (("cold", "0", t - dt, seed), ("hot", "0.5", t + dt, seed + 1)):
+        bounds = ["INF"] * 6
+        i = "xyz".index(axis)
+        bounds[2 * i: 2 * i + 2] = [f"$({axis}lo+{first}*l{axis})", f"$({axis}lo+({first}+{1.0 / slabs!r})*l{axis})"]
+        lines += [f"region nemd_{name} block {' '.join(bounds)} units box",
+                  f"compute nemd_{name}_temp all temp/region nemd_{name}",
+                  f"fix nemd_{name} all langevin {target:g} {target:g} {damp:g} {slab_seed} tally yes",
+                  f"fix_modify nemd_{name} temp nemd_{name}_temp"]
+    return [*lines, "variable nemd_exchange equal (f_nemd_cold-f_nemd_hot)/2",
+            f"fix nemd_flux all ave/time {swap_every} 1 {swap_every} v_nemd_exchange file {NEMD_FILES['nemd_flux']}"]

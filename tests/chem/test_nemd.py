@@ -300,3 +300,33 @@ def test_heat_flux_file_and_rendering():
     assert heat_flux_terms(lj)[-1] == "improper"
     with pytest.raises(StageError, match="decompose"):
         Stage.from_dict({"ensemble": "nve", "nemd": {"decompose": "yes"}})
+
+
+def test_langevin_stage_rendering():
+    # the direct method: thermostats at T ± ΔT on the atoms of slab 0 (cold) and slab n/2 (hot) only
+    stage = Stage.from_dict({"ensemble": "nve", "temperature": 300.0, "nemd": {
+        "method": "langevin", "axis": "z", "n_slabs": 10, "delta_t": 25.0, "damp": 200.0, "seed": 7,
+        "swap_every": 50, "profile_window": 500}})  # fmt: skip
+    lines = render(stage, "s.data").splitlines()
+    assert "region nemd_cold block INF INF INF INF $(zlo+0*lz) $(zlo+(0+0.1)*lz) units box" in lines
+    assert "region nemd_hot block INF INF INF INF $(zlo+0.5*lz) $(zlo+(0.5+0.1)*lz) units box" in lines
+    assert "fix nemd_cold all langevin 275 275 200 7 tally yes" in lines
+    assert "fix nemd_hot all langevin 325 325 200 8 tally yes" in lines
+    assert lines.index("fix_modify nemd_hot temp nemd_hot_temp") > lines.index("compute nemd_hot_temp all temp/region "
+                                                                               "nemd_hot")
+    assert "variable nemd_exchange equal (f_nemd_cold-f_nemd_hot)/2" in lines
+    assert "fix nemd_flux all ave/time 50 1 50 v_nemd_exchange file nemd_flux.dat" in lines
+    assert not any("thermal/conductivity" in line for line in lines) and "fix integrate all nve" in lines
+
+
+@pytest.mark.parametrize(
+    ("nemd_settings", "message"),
+    [
+        ({"method": "green_kubo"}, "method must be one of"),
+        ({"method": "langevin", "delta_t": 300.0}, "delta_t < temperature"),
+        ({"method": "langevin", "damp": 0.0}, "damp > 0"),
+    ],
+)
+def test_bad_langevin_stages(nemd_settings, message):
+    with pytest.raises(StageError, match=message):
+        Stage.from_dict({"ensemble": "nve", "temperature": 300.0, "nemd": nemd_settings})
