@@ -84,6 +84,21 @@ def test_thermal_conductivity_workchain_runs_both_stages(polymer_codes, pe_data)
     print(f"closure {parts['closure']}, by term {[round(t['kappa'], 3) for t in parts['terms'].values()]}")
 
 
+def test_langevin_reservoirs_instead_of_swaps(polymer_codes, pe_data):
+    builder = _builder(polymer_codes["lmp"], pe_data, {"r2_min": 0.0, "block_r2_min": 0.0})
+    nemd = {**OVERRIDES["nemd"], "method": "langevin", "delta_t": 50.0, "damp": 50.0, "swap_every": 20}
+    builder.protocol = orm.Dict({**builder.protocol.get_dict(), "nemd": nemd})
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    run = next(c for c in _calcs(node) if c.process_class is LammpsCalculation and c.inputs.stage["name"] == "nemd")
+    script = run.base.repository.get_object_content("in.lammps")
+    assert "fix nemd_hot all langevin 350 350 50" in script and "thermal/conductivity" not in script
+    energy = run.outputs.nemd_flux.get_array("energy")
+    assert energy[-1] > 0  # heat flowed from the hot reservoir to the cold one
+    analysis = results["nemd"].get_dict()
+    assert analysis["temperature_difference"] > 20 and analysis["kappa"]["value"] > 0
+
+
 def test_nonlinear_profile_fails_the_gates_with_flagged_properties(polymer_codes, pe_data):
     # default gates (r² ≥ 0.98 for the mean profile, ≥ 0.9 in every block) on the same 1 ps transient
     results, node = run_get_node(_builder(polymer_codes["lmp"], pe_data))
