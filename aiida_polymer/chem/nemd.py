@@ -253,7 +253,7 @@ def thermal_conductivity(
     See the module docstring for the method, the error and the gates.
 
     ``heat_flux`` (optional): the per-slab heat-flux sums by term of a decomposing stage (:func:`read_heat_flux`);
-    adds "decomposition" (:func:`decomposition`).
+    adds "decomposition" (:func:`decomposition`, or {"error": why} when the frames do not allow it).
     """
     temp = np.asarray(temp, dtype=float)
     profile_steps, flux_steps = np.asarray(profile_steps), np.asarray(flux_steps)
@@ -316,8 +316,11 @@ def thermal_conductivity(
     if heat_flux is not None:
         windows = [window(slice(None)), *(window(b) for b in block_frames)]
         gradients = [whole["gradient"], *block_gradient]
-        extra["decomposition"] = decomposition(heat_flux, windows, gradients, flux, length * area / n,
-                                               exclude_neighbours, units)
+        try:  # κ stands without its decomposition
+            extra["decomposition"] = decomposition(heat_flux, windows, gradients, flux, length * area / n,
+                                                   exclude_neighbours, units)
+        except (NemdError, ValueError, IndexError) as exc:
+            extra["decomposition"] = {"error": str(exc)}
     return {
         "kappa": {"value": kappa * k_factor, "stderr": se(block_kappa) * k_factor, "unit": u["kappa"]},
         "gradient": {

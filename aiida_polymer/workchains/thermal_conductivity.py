@@ -228,7 +228,9 @@ class ThermalConductivityWorkChain(WorkChain):
             f"kappa = {kappa['value']} ± {kappa['stderr']} {kappa['unit']} (r² of the halves "
             f"{', '.join(f'{r:.3f}' for r in analysis['r2'])}; flags: {analysis['flags'] or 'none'})"
         )
-        if parts := analysis.get("decomposition"):
+        if (parts := analysis.get("decomposition")) and "error" in parts:
+            self.report(f"no heat-flux decomposition: {parts['error']}")
+        elif parts:
             shares = ", ".join(f"{t} {v['fraction']:.0%}" for t, v in parts["terms"].items() if v["fraction"])
             closure = "n/a" if parts["closure"] is None else f"{parts['closure']:.3f}"
             self.report(f"heat flux by term: {shares}; microscopic/imposed flux {closure}")

@@ -272,6 +272,10 @@ def test_decomposition_by_heat_flux_term():
     assert analyse(temp, *exchanged_energy(kappa, GRADIENT), heat_flux=half)["decomposition"]["closure"] == (
         pytest.approx(0.5))
     assert "decomposition" not in analyse(temp, *exchanged_energy(kappa, GRADIENT))
+    # heat-flux frames that miss the analysis window leave κ standing and say why
+    early = {**heat_flux, "step": heat_flux["step"] - FRAMES * WINDOW}
+    result = analyse(temp, *exchanged_energy(kappa, GRADIENT), heat_flux=early)
+    assert result["kappa"]["value"] == pytest.approx(kappa) and "no heat-flux frame" in result["decomposition"]["error"]
 
 
 def test_heat_flux_file_and_rendering():
