@@ -108,3 +108,15 @@ def test_base_workchain_continues_a_killed_job_from_its_periodic_restart(lmp, pe
     assert calcs[1].inputs.settings["restart_file"] in ("restart.a", "restart.b")
     steps = calcs[1].outputs.thermo.get_array("step")
     assert steps[0] == 300 and steps[-1] == 500  # resumed from the newest periodic restart, up to the target
+
+
+def test_heat_flux_terms_with_shake_and_kspace(lmp, pe_data):
+    # every virial term LAMMPS can split off, SHAKE's constraint forces included, parsed into one array per term
+    nemd = {"decompose": True, "swap_every": 10, "profile_every": 10, "profile_window": 100, "n_slabs": 10}
+    results, node = run_get_node(LammpsCalculation, **_inputs(lmp, pe_data, ensemble="nve", shake=True, nemd=nemd))
+    assert node.is_finished_ok, node.exit_message
+    heat_flux = results["nemd_heat_flux"]
+    assert set(heat_flux.get_arraynames()) == {"step", "kinetic", "potential", "pair", "bond", "angle", "dihedral",
+                                               "improper", "kspace", "fix"}
+    assert heat_flux.get_array("step").tolist() == [100, 200] and heat_flux.get_array("fix").shape == (2, 10)
+    assert np.any(heat_flux.get_array("fix") != 0) and np.any(heat_flux.get_array("kspace") != 0)

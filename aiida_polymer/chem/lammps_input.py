@@ -14,8 +14,8 @@ cumulative exchanged energy to ``nemd_flux.dat`` (see :mod:`aiida_polymer.chem.n
 With ``decompose`` the microscopic heat flux along the axis is also summed per slab and per term into
 ``nemd_heat_flux.dat``: convection of kinetic and potential energy, e_i v_i, and the virial terms −S_i·v_i of each
 interaction (pair, bond, angle, dihedral, improper, kspace, fix) from ``compute centroid/stress/atom``, the
-centroid form that is correct for many-body terms (D. Surblys et al., Phys. Rev. E 99, 051301(R) (2019)); kspace
-and fix (SHAKE) terms, which LAMMPS offers only in the atom form, from ``compute stress/atom``; see
+centroid form that is correct for many-body terms (D. Surblys et al., Phys. Rev. E 99, 051301(R) (2019)); the
+kspace term, which LAMMPS' PPPM offers only in the atom form, from ``compute stress/atom``; see
 :func:`heat_flux_terms`.
 ``replicate`` multiplies a new stage's system after reading it (e.g. [3, 1, 1] for an elongated NEMD box).
 """
@@ -40,10 +40,10 @@ NEMD_DEFAULTS: dict[str, Any] = {"method": "muller_plathe", "swap_every": 1000, 
 NEMD_METHODS = ("muller_plathe", "langevin")
 NKTV2P = 68568.415  # atm·Å³ per kcal/mol: LAMMPS' pressure·volume to energy factor of units real
 # components of row ``axis`` of a per-atom stress tensor, against vx, vy, vz: the 9 of centroid/stress/atom (xx yy
-# zz xy xz yz yx zx zy) and the 6 of the symmetric stress/atom (xx yy zz xy xz yz), which LAMMPS' PPPM and fixes need
+# zz xy xz yz yx zx zy) and the 6 of the symmetric stress/atom (xx yy zz xy xz yz), which LAMMPS' PPPM needs
 STRESS_ROW = {"x": (1, 4, 5), "y": (7, 2, 6), "z": (8, 9, 3)}
 SYMMETRIC_STRESS_ROW = {"x": (1, 4, 5), "y": (4, 2, 6), "z": (5, 6, 3)}
-NOT_CENTROID = ("kspace", "fix")  # "KSpace style does not support compute centroid/stress/atom"
+NOT_CENTROID = ("kspace",)  # "KSpace style does not support compute centroid/stress/atom"
 AVOGADRO = 6.02214076e23
 
 

@@ -298,6 +298,10 @@ def test_heat_flux_file_and_rendering():
     # row y of the stress tensor (yx, yy, yz are columns 7, 2, 6) against the velocities, converted to kcal/mol
     assert "variable hf_bond atom -(c_hf_bond[7]*vx+c_hf_bond[2]*vy+c_hf_bond[6]*vz)/68568.415" in lines
     assert "variable hf_kinetic atom c_hf_kinetic*vy" in lines
+    assert "compute hf_fix all centroid/stress/atom NULL fix" in lines  # SHAKE's constraint forces
+    # PPPM has no centroid form: the symmetric per-atom stress, row y = xy, yy, yz (columns 4, 2, 6)
+    assert "compute hf_kspace all stress/atom NULL kspace" in lines
+    assert "variable hf_kspace atom -(c_hf_kspace[4]*vx+c_hf_kspace[2]*vy+c_hf_kspace[6]*vz)/68568.415" in lines
     assert ("fix nemd_heat_flux all ave/time 10 10 100 c_hf[*] mode vector file nemd_heat_flux.dat" in lines)
     assert lines[-3].startswith("run ") and "nemd_heat_flux" not in render(Stage(ensemble="nve", nemd={}), "s")
     lj = Stage(ensemble="nve", potential="lj_short", nemd={"decompose": True})
