@@ -1,7 +1,7 @@
 """Tests for the ``polymer.pjm`` scheduler plugin (Fujitsu PJM, Fugaku).
 
-The verbatim PJM outputs are read from the shared fixture folder described in its ``SOURCES.md`` (origins and
-licences of every file); they are not copied into the project.
+The verbatim PJM outputs are in ``data/pjm`` beside this file; its ``SOURCES.md`` gives the origin and licence of
+every file. A missing fixture fails the test that needs it.
 """
 
 from __future__ import annotations
@@ -26,14 +26,12 @@ from aiida_polymer.schedulers.pjm import (
     parse_pjstat_table,
 )
 
-PJM_DIR = Path(__file__).parents[2].parent / "shared" / "pjm"
+PJM_DIR = Path(__file__).parent / "data" / "pjm"
 EXIT_CODES = CalcJob.exit_codes
 
 
 def read_fixture(name: str) -> str:
-    """Return the text of a shared PJM fixture, skipping the test when the folder is absent."""
-    if not PJM_DIR.is_dir():
-        pytest.skip(f"PJM fixture folder {PJM_DIR} is absent (verbatim PJM outputs, see its SOURCES.md)")
+    """The text of a PJM fixture; a missing file raises (fails the test), never skips."""
     return (PJM_DIR / name).read_text()
 
 
