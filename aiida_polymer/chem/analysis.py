@@ -18,6 +18,7 @@ this reason a LAMMPS ``enthalpy`` column, which uses the instantaneous pressure,
 Standard errors: a series is cut into ``nblocks`` contiguous equal blocks (the oldest N mod nblocks samples are
 dropped). For a mean, SE = SD(block means)/√(nblocks − 1) with the population SD. For a derived (fluctuation)
 property the value is computed from the whole series, and SE = SD(the property computed in each block)/√(nblocks − 1).
+The self-diffusion coefficient is the exception: its blocks are groups of chains (see :func:`self_diffusion`).
 """
 
 from __future__ import annotations
@@ -200,36 +201,147 @@ def _inverse(x: float) -> float:
 # Transport, structure, dielectric and optical properties
 # ---------------------------------------------------------------------------------------------------------------
 
-def self_diffusion(time: np.ndarray, msd: np.ndarray, start: float = 0.1, end: float = 0.5, nblocks: int = 5
-                   ) -> dict[str, Any]:
-    """D = slope(MSD vs t)/6 in m²/s, fitted between fractions ``start`` and ``end`` of the time span.
-
-    ``time`` in fs, ``msd`` in Å² (1-D, or 2-D (frames, chains) averaged over chains). The SE is the spread of the
-    slopes fitted in ``nblocks`` contiguous sub-windows, SD/√(nblocks − 1), or the least-squares SE of the slope
-    when the window is too short for blocks. Returns value, stderr, unit and the fit window (fs).
-    """
+def _uniform_step(time: np.ndarray, frames: int) -> float:
     t = np.asarray(time, dtype=float)
-    y = np.asarray(msd, dtype=float)
-    y = y.mean(axis=1) if y.ndim == 2 else y
+    if t.ndim != 1 or len(t) != frames or frames < 4:
+        raise ValueError(f"need a 1-D time axis of the {frames} frames (at least 4)")
+    steps = np.diff(t)
+    dt = float(steps.mean())
+    if not dt > 0 or np.max(np.abs(steps - dt)) > 1e-6 * dt:
+        raise ValueError("the time axis must be increasing and evenly spaced")
+    return dt
+
+
+def _drift_removed(positions: np.ndarray, masses: np.ndarray | None) -> np.ndarray:
+    """Positions relative to the (mass-weighted) mean chain COM of each frame, i.e. the system's COM."""
+    if positions.shape[1] < 2:
+        raise ValueError("drift removal needs at least 2 chains (one chain relative to itself does not move)")
+    w = np.ones(positions.shape[1]) if masses is None else np.asarray(masses, dtype=float)
+    if w.shape != (positions.shape[1],) or not np.all(w > 0):
+        raise ValueError("masses: one positive mass per chain")
+    return positions - np.einsum("fcd,c->fd", positions, w / w.sum())[:, None, :]
+
+
+def _msd_fft(x: np.ndarray) -> np.ndarray:
+    """Every-origin MSD of the columns of ``x`` (frames, columns): (1/(N−m)) Σ_k (x_{k+m} − x_k)² for m = 0..N−1.
+
+    Σ_k (x_{k+m} − x_k)² = Σ_k (x_k² + x_{k+m}²) − 2 Σ_k x_k x_{k+m}: the first sum from cumulative sums of x², the
+    second (the autocorrelation) by FFT with zero padding to ≥ 2N (Wiener–Khinchin; the MSD-by-FFT scheme of
+    Kneller et al., Comput. Phys. Commun. 91, 191 (1995); Calandrini et al., JDN 12, 201 (2011)). O(N log N).
+    """
+    n = len(x)
+    x = x - x[0]  # the MSD is translation invariant; this limits round-off (and keeps a still column at 0)
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    spectrum = np.fft.rfft(x, nfft, axis=0)
+    acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, nfft, axis=0)[:n]
+    cum = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x**2, axis=0)])  # cum[j] = Σ_{k<j} x_k²
+    lags = np.arange(n)
+    squares = cum[n - lags] + (cum[n] - cum[lags])  # Σ_{k=0}^{N−1−m} x_k² + Σ_{k=m}^{N−1} x_k²
+    msd = np.maximum(squares - 2.0 * acf, 0.0) / (n - lags)[:, None]
+    msd[0] = 0.0  # exactly, not round-off
+    return msd
+
+
+def _msd_strided(x: np.ndarray, stride: int) -> np.ndarray:
+    """MSD of the columns of ``x`` with time origins 0, stride, 2·stride, ... (direct sum, vectorised per origin)."""
+    n = len(x)
+    total = np.zeros_like(x)
+    count = np.zeros(n)
+    for k in range(0, n, stride):
+        total[: n - k] += (x[k:] - x[k]) ** 2
+        count[: n - k] += 1
+    return total / count[:, None]
+
+
+def msd_multiple_origins(time: np.ndarray, positions: np.ndarray, *, origin_stride: int = 1,
+                         remove_drift: bool = True, masses: np.ndarray | None = None, per_chain: bool = False
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Chain centre-of-mass MSD averaged over time origins (and chains), as a function of the lag time.
+
+    MSD(τ_m) = <|r_i(t_k + τ_m) − r_i(t_k)|²> over chains i and origins t_k (Allen & Tildesley, 2nd ed., §8.7).
+    ``time``: (frames,) evenly spaced, fs; ``positions``: unwrapped chain COMs (frames, chains, 3), Å.
+    ``origin_stride``: frames between origins; 1 = every frame (by FFT, O(N log N)), ≥ frames = a single origin.
+    ``remove_drift``: first subtract the system's COM, the mean of the chain COMs (weighted by ``masses``, one per
+    chain, when given), so that a barostat or momentum drift does not count as diffusion. With momentum
+    conserved this changes nothing; for independent walkers it lowers the MSD by the factor 1 − 1/N_chains
+    (equal masses), a finite-size effect of the same kind as the zero-total-momentum constraint of MD.
+    Returns (lag in fs, MSD in Å²): MSD of shape (lags,), or (lags, chains) with ``per_chain``.
+    """
+    r = np.asarray(positions, dtype=float)
+    if r.ndim != 3 or r.shape[2] != 3:
+        raise ValueError(f"positions must be (frames, chains, 3), got shape {r.shape}")
+    frames, chains = r.shape[:2]
+    dt = _uniform_step(time, frames)
+    if origin_stride < 1:
+        raise ValueError(f"origin_stride must be >= 1, got {origin_stride}")
+    if remove_drift:
+        r = _drift_removed(r, masses)
+    columns = r.reshape(frames, chains * 3)
+    if origin_stride == 1:
+        chunk = max(1, int(4e6 // (frames * 3)) * 3)  # bound the FFT work arrays to a few ×10 MB
+        msd = np.concatenate([_msd_fft(columns[:, i:i + chunk]) for i in range(0, columns.shape[1], chunk)], axis=1)
+    else:
+        msd = _msd_strided(columns, origin_stride)
+    msd = msd.reshape(frames, chains, 3).sum(axis=2)
+    return np.arange(frames) * dt, (msd if per_chain else msd.mean(axis=1))
+
+
+# MSD ∝ t^β with β below this bound (by more than 2 SE) is not Fickian diffusion: see :func:`self_diffusion`.
+SUBDIFFUSIVE_EXPONENT = 0.9
+
+
+def self_diffusion(time: np.ndarray, positions: np.ndarray, start: float = 0.1, end: float = 0.5, nblocks: int = 5,
+                   *, origin_stride: int = 1, remove_drift: bool = True, masses: np.ndarray | None = None
+                   ) -> dict[str, Any]:
+    """Self-diffusion coefficient of the chains from the multiple-origin COM MSD (:func:`msd_multiple_origins`).
+
+    Over the lag window [``start``, ``end``] × the longest lag (lag 0 excluded): D = slope/6 of a least-squares line
+    MSD = 6 D τ + c (Einstein relation; the intercept absorbs the short-time regime), and the exponent β of
+    MSD ∝ τ^β, the slope of log MSD against log τ. The default window ends at half the run: beyond it fewer than
+    half the origins contribute and the MSD is poorly averaged.
+
+    Standard errors of D and β: the chains are cut into ``nblocks`` groups (at most one chain each), D and β are
+    fitted to each group's MSD over the same window, SE = SD(group values)/√(groups − 1). Chains, not time blocks,
+    are the independent samples: a time block is shorter than the lag window, so it would fit other lags — and,
+    unless the motion is Fickian, another D.
+
+    Flags: ``non_positive_msd_slope`` (D ≤ 0: no diffusion seen); ``subdiffusive`` when β + 2 SE(β) < 0.9 (β < 0.9
+    without an SE): the MSD is then clearly sublinear (caged, glassy or Rouse-like motion, Metzler & Klafter,
+    Phys. Rep. 339, 1 (2000)) and D an apparent, window-dependent number — with β = 0.9 the local slope already
+    falls by 5^−0.1 ≈ 15 % across a 0.1–0.5 window. Returns value and stderr (m²/s), unit, window (fs),
+    exponent, exponent_stderr (None when undefined) and flags.
+    """
     if not 0.0 <= start < end <= 1.0:
         raise ValueError(f"need 0 <= start < end <= 1, got start={start}, end={end}")
-    t0, t1 = t[0] + start * (t[-1] - t[0]), t[0] + end * (t[-1] - t[0])
-    sel = (t >= t0) & (t <= t1)
+    lag, msd = msd_multiple_origins(time, positions, origin_stride=origin_stride, remove_drift=remove_drift,
+                                    masses=masses, per_chain=True)
+    t0, t1 = start * lag[-1], end * lag[-1]
+    sel = (lag >= t0) & (lag <= t1) & (lag > 0)
     if sel.sum() < 3:
         raise ValueError("fewer than 3 MSD points in the fit window")
+    tau, per_chain = lag[sel], msd[sel]
+    groups = np.array_split(np.arange(per_chain.shape[1]), min(nblocks, per_chain.shape[1]))
+    fits = [_msd_fit(tau, per_chain[:, g].mean(axis=1)) for g in groups]
+    slope, beta = _msd_fit(tau, per_chain.mean(axis=1))
+    slope_se = _spread([f[0] for f in fits])
+    beta_se = _spread([f[1] for f in fits]) if beta is not None and all(f[1] is not None for f in fits) else None
+    flags = ["non_positive_msd_slope"] if not slope > 0 else []
+    if beta is not None and beta + 2.0 * (beta_se or 0.0) < SUBDIFFUSIVE_EXPONENT:
+        flags.append("subdiffusive")
     to_si = 1e-20 / 1e-15 / 6.0  # Å²/fs -> m²/s, and the 1/6
-    slope, stderr = _slope_with_stderr(t[sel], y[sel], nblocks)
-    return {"value": slope * to_si, "stderr": stderr * to_si, "unit": "m^2/s", "window": (float(t0), float(t1))}
+    return {"value": slope * to_si, "stderr": None if slope_se is None else slope_se * to_si, "unit": "m^2/s",
+            "window": (float(t0), float(t1)), "exponent": beta, "exponent_stderr": beta_se, "flags": flags}
 
 
-def _slope_with_stderr(t: np.ndarray, y: np.ndarray, nblocks: int) -> tuple[float, float]:
-    slope, intercept = np.polyfit(t, y, 1)
-    if nblocks >= 2 and len(t) >= 3 * nblocks:
-        slopes = [np.polyfit(t[s], y[s], 1)[0] for s in block_slices(len(t), nblocks)]
-        return float(slope), float(np.std(slopes) / np.sqrt(nblocks - 1))
-    residual = y - (slope * t + intercept)
-    variance = residual @ residual / (len(t) - 2) if len(t) > 2 else 0.0
-    return float(slope), float(np.sqrt(variance / np.sum((t - t.mean()) ** 2)))
+def _msd_fit(tau: np.ndarray, msd: np.ndarray) -> tuple[float, float | None]:
+    """Slope of the line through (τ, MSD) and the log–log slope β (None unless every MSD > 0)."""
+    slope = float(np.polyfit(tau, msd, 1)[0])
+    beta = float(np.polyfit(np.log(tau), np.log(msd), 1)[0]) if np.all(msd > 0) else None
+    return slope, beta
+
+
+def _spread(values: Sequence[float]) -> float | None:
+    return float(np.std(values) / np.sqrt(len(values) - 1)) if len(values) >= 2 else None
 
 
 def radius_of_gyration(coords: np.ndarray, masses: np.ndarray, chains: np.ndarray) -> np.ndarray:
@@ -429,7 +541,8 @@ def _thermo_properties(thermo: Mapping[str, np.ndarray], mass: float, t: float |
 
 def properties(thermo: Mapping[str, np.ndarray], mass: float, *, temp: float | None = None,
                press: float | None = None, nblocks: int = 5, rg: np.ndarray | None = None,
-               msd: tuple[np.ndarray, np.ndarray] | None = None, dipole: np.ndarray | None = None,
+               com: tuple[np.ndarray, np.ndarray] | None = None, chain_masses: np.ndarray | None = None,
+               dipole: np.ndarray | None = None,
                nematic_vectors: np.ndarray | None = None, nematic_groups: np.ndarray | None = None,
                polarizability: float | Sequence[float] | None = None,
                repeat_mass: float | Sequence[float] | None = None, fractions: Sequence[float] | None = None,
@@ -438,7 +551,9 @@ def properties(thermo: Mapping[str, np.ndarray], mass: float, *, temp: float | N
 
     ``thermo``: LAMMPS thermo columns (step, time, temp, press, vol, density, etotal, ke, pe, ..., enthalpy);
     ``mass``: total mass (g/mol); ``temp``/``press``: the imposed T (K) and P (atm), default the series means.
-    Optional: ``rg`` (frames, chains) in Å; ``msd`` = (time fs, MSD Å²) or thermo keys time+msd; ``dipole``
+    Optional: ``rg`` (frames, chains) in Å; ``com`` = (time fs (frames,), unwrapped chain centres of mass Å
+    (frames, chains, 3)) for the self-diffusion (:func:`self_diffusion`; its entry also has "exponent" and
+    "exponent_stderr"), with ``chain_masses`` (g/mol, per chain) to weight the drift removal; ``dipole``
     (frames, 3) in e·Å; ``nematic_vectors`` (N, 3) or (frames, N, 3), with ``nematic_groups`` (N,) the chain of each
     vector for the error of a single configuration; ``polarizability``/``repeat_mass``/
     ``fractions`` for the Lorentz–Lorenz refractive index. ``flags`` (e.g. "not_converged") are attached to every
@@ -449,12 +564,10 @@ def properties(thermo: Mapping[str, np.ndarray], mass: float, *, temp: float | N
     thermo_flags = common + (["too_few_samples"] if n < min_samples else [])
     t = temp if temp is not None else float(np.mean(thermo["temp"])) if "temp" in thermo else None
     out = _thermo_properties(thermo, mass, t, press, nblocks, thermo_flags) if n >= nblocks else {}
-    if msd is None and "msd" in thermo and "time" in thermo:
-        msd = (thermo["time"], thermo["msd"])
-    if msd is not None:
-        d = self_diffusion(*msd, nblocks=nblocks)
-        extra = ["non_positive_msd_slope"] if d["value"] <= 0 else []  # run too short for diffusion
-        out["self_diffusion"] = _entry("self_diffusion", d["value"], d["stderr"], common + extra)
+    if com is not None:
+        d = self_diffusion(*com, nblocks=nblocks, masses=chain_masses)
+        out["self_diffusion"] = {**_entry("self_diffusion", d["value"], d["stderr"], common + d["flags"]),
+                                 "exponent": d["exponent"], "exponent_stderr": d["exponent_stderr"]}
     if rg is not None:
         r = rg_statistics(rg, nblocks)
         out["rg"] = _entry("rg", r["value"], r["stderr"], common)

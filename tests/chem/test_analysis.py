@@ -160,34 +160,158 @@ def test_block_estimates_of_a_derived_property():
     assert se == pytest.approx(np.std(per_block) / 2.0)
 
 
-# --- diffusion, Rg, dielectric, nematic, refractive index -------------------------------------------------------
+# --- diffusion: multiple-origin chain-COM MSD, D, the MSD exponent ----------------------------------------------
 
-def test_self_diffusion_from_linear_msd():
-    t = np.arange(0.0, 1e6 + 1, 1000.0)  # fs
-    msd = 6e-4 * t  # D = 1e-4 Å²/fs = 1e-9 m²/s
-    msd[:20] = 1e-6 * t[:20] ** 2  # ballistic start, outside the default window
-    d = an.self_diffusion(t, msd)
-    assert d["value"] == pytest.approx(1e-9, rel=1e-9)
-    assert d["stderr"] == pytest.approx(0.0, abs=1e-15)
-    assert d["window"] == (1e5, 5e5) and d["unit"] == "m^2/s"
+D_TRUE, DT = 1e-4, 1000.0  # Å²/fs (= 1e-9 m²/s), fs between frames
 
 
-def test_self_diffusion_of_brownian_walkers_and_its_stderr():
-    """Single-origin MSD of 50 Brownian particles (D = 1e-9 m²/s): the reported SE matches the real scatter."""
-    rng = np.random.default_rng(7)
-    diff, dt, n_steps = 1e-4, 1000.0, 1000  # Å²/fs, fs
-    t = np.arange(n_steps + 1) * dt
-    values, errors = [], []
-    for _ in range(100):
-        steps = rng.normal(0.0, np.sqrt(2 * diff * dt), (n_steps, 50, 3))
-        r = np.concatenate([np.zeros((1, 50, 3)), np.cumsum(steps, axis=0)])
-        d = an.self_diffusion(t, np.sum(r**2, axis=2))  # (frames, particles) averaged over particles
-        values.append(d["value"])
-        errors.append(d["stderr"])
-    spread, rms_se = np.std(values), np.sqrt(np.mean(np.square(errors)))
-    assert rms_se == pytest.approx(spread, rel=0.3)
-    assert np.mean(values) == pytest.approx(1e-9, abs=4 * spread / np.sqrt(len(values)))
+def _walk(rng: np.random.Generator, frames: int, chains: int) -> np.ndarray:
+    """Gaussian random walk of chain COMs, (frames, chains, 3) Å: <Δx²> = 2 D dt per step and axis."""
+    return np.cumsum(rng.normal(0.0, np.sqrt(2 * D_TRUE * DT), (frames, chains, 3)), axis=0)
 
+
+def _fbm(rng: np.random.Generator, frames: int, chains: int, hurst: float) -> np.ndarray:
+    """Fractional Brownian motion, MSD ∝ t^(2H) exactly, by circulant embedding of fractional Gaussian noise
+    (Davies & Harte, Biometrika 74, 95 (1987)): autocovariance γ(k) = (|k+1|^2H − 2|k|^2H + |k−1|^2H)/2."""
+    k = np.arange(frames + 1.0)
+    gamma = 0.5 * ((k + 1) ** (2 * hurst) - 2 * k ** (2 * hurst) + np.abs(k - 1) ** (2 * hurst))
+    eigenvalues = np.fft.fft(np.concatenate([gamma, gamma[-2:0:-1]])).real
+    m = len(eigenvalues)
+    z = rng.normal(size=(m, chains * 3)) + 1j * rng.normal(size=(m, chains * 3))
+    noise = np.fft.fft(np.sqrt(np.maximum(eigenvalues, 0.0) / m)[:, None] * z, axis=0)[:frames].real
+    return np.cumsum(noise, axis=0).reshape(frames, chains, 3)
+
+
+def _direct_msd(r: np.ndarray, stride: int) -> np.ndarray:
+    """The definition, lag by lag: mean over origins 0, stride, ... and chains of |r(t0 + τ) − r(t0)|²."""
+    n = len(r)
+    return np.array([np.mean([np.sum((r[k + m] - r[k]) ** 2, axis=-1).mean() for k in range(0, n - m, stride)])
+                     for m in range(n)])
+
+
+def test_msd_by_fft_equals_the_direct_sum_over_origins():
+    rng = np.random.default_rng(20)
+    r = 50.0 + _walk(rng, 120, 6)
+    t = 500.0 + np.arange(120) * 2.0
+    centred = r - r.mean(axis=1, keepdims=True)
+    lag, msd = an.msd_multiple_origins(t, r)
+    assert lag[0] == 0.0 and lag[-1] == pytest.approx(238.0)
+    assert msd == pytest.approx(_direct_msd(centred, 1), rel=1e-10, abs=1e-12)
+    assert an.msd_multiple_origins(t, r, origin_stride=7)[1] == pytest.approx(_direct_msd(centred, 7), rel=1e-12)
+    single = an.msd_multiple_origins(t, r, origin_stride=1000, per_chain=True)[1]
+    assert single == pytest.approx(np.sum((centred - centred[0]) ** 2, axis=2), rel=1e-12, abs=1e-12)
+    raw = an.msd_multiple_origins(t, r, remove_drift=False)[1]
+    assert raw == pytest.approx(_direct_msd(r, 1), rel=1e-10, abs=1e-12)
+    with pytest.raises(ValueError):
+        an.msd_multiple_origins(np.r_[t[:-1], t[-1] + 1.0], r)  # uneven sampling
+    with pytest.raises(ValueError):
+        an.msd_multiple_origins(t, r[:, :1])  # one chain cannot move relative to the system
+
+
+def test_msd_drift_removal_is_exact_and_mass_weighted():
+    rng = np.random.default_rng(21)
+    t = np.arange(400) * DT
+    r = _walk(rng, 400, 10)
+    drift = np.c_[3e-3 * t, 20.0 * np.sin(t / 4e4), -1e-8 * t**2][:, None, :]  # barostat / momentum drift
+    _, msd = an.msd_multiple_origins(t, r)
+    assert an.msd_multiple_origins(t, r + drift)[1] == pytest.approx(msd, rel=1e-9, abs=1e-9)
+    assert an.msd_multiple_origins(t, r + drift, remove_drift=False)[1][-1] > 10 * msd[-1]
+    masses = rng.uniform(1e3, 5e3, 10)
+    com = np.einsum("fcd,c->fd", r, masses / masses.sum())[:, None, :]
+    expected = an.msd_multiple_origins(t, r - com, remove_drift=False)[1]
+    assert an.msd_multiple_origins(t, r + drift, masses=masses)[1] == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_self_diffusion_of_random_walkers():
+    """10⁴ frames × 50 chains, D = 1e-9 m²/s. Removing the system's COM scales the MSD of independent walkers by
+    exactly 1 − 1/50; a common drift changes nothing."""
+    rng = np.random.default_rng(22)
+    t = np.arange(10_000) * DT
+    r = _walk(rng, 10_000, 50)
+    d = an.self_diffusion(t, r)
+    assert d["unit"] == "m^2/s" and d["window"] == pytest.approx((0.1 * t[-1], 0.5 * t[-1]))
+    assert abs(d["value"] - 1e-9 * (1 - 1 / 50)) < 3 * d["stderr"]
+    assert 0.02 < d["stderr"] / 1e-9 < 0.2
+    assert abs(d["exponent"] - 1.0) < max(3 * d["exponent_stderr"], 0.05) and d["exponent_stderr"] < 0.1
+    assert d["flags"] == []
+    raw = an.self_diffusion(t, r, remove_drift=False)
+    assert abs(raw["value"] - 1e-9) < 3 * raw["stderr"]
+    drifted = an.self_diffusion(t, r + np.c_[5e-3 * t, 0 * t, 30.0 * np.sin(t / 1e6)][:, None, :])
+    assert drifted["value"] == pytest.approx(d["value"], rel=1e-9)
+    assert drifted["stderr"] == pytest.approx(d["stderr"], rel=1e-6)
+
+
+def test_self_diffusion_stderr_matches_scatter_and_multiple_origins_beat_one():
+    """30 independent runs (2000 frames × 50 chains): the chain-group SE matches the run-to-run scatter of D,
+    and averaging over time origins gives a smaller scatter and a smaller SE than the single-origin MSD."""
+    rng = np.random.default_rng(23)
+    t = np.arange(2000) * DT
+    runs = [_walk(rng, 2000, 50) for _ in range(30)]
+    multi = [an.self_diffusion(t, r) for r in runs]
+    single = [an.self_diffusion(t, r, origin_stride=len(t)) for r in runs]
+
+    def spread_and_rms_se(fits: list[dict]) -> tuple[float, float]:
+        return np.std([f["value"] for f in fits]), np.sqrt(np.mean([f["stderr"] ** 2 for f in fits]))
+
+    (spread, rms_se), (spread_1, rms_se_1) = spread_and_rms_se(multi), spread_and_rms_se(single)
+    assert 0.5 < rms_se / spread < 2.0
+    assert np.mean([f["value"] for f in multi]) == pytest.approx(1e-9 * (1 - 1 / 50), abs=3 * spread / np.sqrt(30))
+    assert spread < 0.85 * spread_1 and rms_se < 0.85 * rms_se_1
+    betas = [f["exponent"] for f in multi]
+    assert np.mean(betas) == pytest.approx(1.0, abs=0.03)
+    assert 0.5 < np.sqrt(np.mean([f["exponent_stderr"] ** 2 for f in multi])) / np.std(betas) < 2.0
+    assert not any("subdiffusive" in f["flags"] for f in multi)
+
+
+def test_fractional_brownian_motion_is_subdiffusive():
+    """fBm with H = 0.25: MSD ∝ t^0.5; the exponent is recovered and the motion flagged."""
+    rng = np.random.default_rng(24)
+    t = np.arange(4096) * DT
+    d = an.self_diffusion(t, _fbm(rng, 4096, 50, 0.25))
+    assert abs(d["exponent"] - 0.5) < max(3 * d["exponent_stderr"], 0.03) and d["exponent_stderr"] < 0.05
+    assert "subdiffusive" in d["flags"] and "non_positive_msd_slope" not in d["flags"]
+    normal = an.self_diffusion(t, _fbm(rng, 4096, 50, 0.5))  # H = 1/2 is Brownian motion
+    assert abs(normal["exponent"] - 1.0) < 0.1 and normal["flags"] == []
+
+
+def test_chains_in_a_harmonic_well_are_subdiffusive():
+    """Ornstein–Uhlenbeck chains (relaxation time 20 frames): the MSD plateaus at 2<x²> per axis, β ≈ 0."""
+    rng = np.random.default_rng(25)
+    x = _ar1(rng, np.exp(-1 / 20), 4000, 40 * 3).T.reshape(4000, 40, 3)
+    _, msd = an.msd_multiple_origins(np.arange(4000) * DT, x)
+    assert msd[2000] == pytest.approx(3 * 2 * (1 - 1 / 40) / (1 - np.exp(-2 / 20)), rel=0.1)
+    d = an.self_diffusion(np.arange(4000) * DT, x)
+    assert abs(d["exponent"]) < 0.05 and "subdiffusive" in d["flags"]
+
+
+def test_ballistic_motion_has_exponent_two():
+    """x = v t: MSD(τ) = <|v − <v>|²> τ² exactly, so β = 2 and the line through τ² on an even grid has slope
+    2 × (mean lag in the window)."""
+    rng = np.random.default_rng(26)
+    t = np.arange(1000) * DT
+    v = rng.normal(0.0, 1e-3, (30, 3))
+    d = an.self_diffusion(t, t[:, None, None] * v)
+    lags = t[(t >= 0.1 * t[-1]) & (t <= 0.5 * t[-1])]
+    v2 = np.mean(np.sum((v - v.mean(axis=0)) ** 2, axis=1))
+    assert d["exponent"] == pytest.approx(2.0, abs=1e-9) and d["exponent_stderr"] < 1e-9
+    assert d["value"] == pytest.approx(v2 * 2 * lags.mean() / 6 * 1e-5, rel=1e-9)
+    assert d["flags"] == []
+
+
+def test_self_diffusion_without_motion_or_with_a_falling_msd():
+    t = np.arange(500) * DT
+    frozen = an.self_diffusion(t, np.tile(np.random.default_rng(27).normal(size=(1, 5, 3)), (500, 1, 1)))
+    assert frozen["value"] == 0.0 and frozen["exponent"] is None and frozen["flags"] == ["non_positive_msd_slope"]
+    phase = np.linspace(0, 2 * np.pi, 8, endpoint=False)[:, None]
+    oscillating = 5.0 * np.sin(2 * np.pi * t[:, None, None] / (0.5 * t[-1]) + phase[None]) * np.ones(3)
+    d = an.self_diffusion(t, oscillating, start=0.3, end=0.45)  # MSD falls from its peak at half the period
+    assert d["value"] < 0 and d["flags"] == ["non_positive_msd_slope", "subdiffusive"]
+    with pytest.raises(ValueError):
+        an.self_diffusion(t, oscillating, start=0.5, end=0.4)
+
+
+
+# --- Rg, dielectric, nematic, refractive index ---------------------------------------------------------------
 
 def test_radius_of_gyration_and_statistics():
     coords = np.array([[0.0, 0, 0], [2.0, 0, 0], [10.0, 0, 0], [10.0, 6.0, 0]])
@@ -334,11 +458,15 @@ def test_properties_optional_inputs():
     dipole = rng.normal(0.0, 20.0, (1000, 3))
     vectors = rng.normal(size=(20, 200, 3))
     rg = 12.0 + 0.1 * rng.normal(size=(1000, 8))
-    out = an.properties(thermo, 60000.0, temp=300.0, press=1.0, rg=rg, msd=(t, 6e-4 * t), dipole=dipole,
-                        nematic_vectors=vectors, polarizability=10.0, repeat_mass=104.15)
+    com = _walk(rng, 1000, 8)
+    out = an.properties(thermo, 60000.0, temp=300.0, press=1.0, rg=rg, com=(t, com), dipole=dipole,
+                        nematic_vectors=vectors, polarizability=10.0, repeat_mass=104.15, flags=["not_converged"])
     eps = an.dielectric_orientational(dipole, float(np.mean(thermo["vol"])), 300.0)
     n = an.refractive_index(10.0, out["density"]["value"], 104.15)
-    assert out["self_diffusion"]["value"] == pytest.approx(1e-9)
+    d = an.self_diffusion(t, com)
+    assert out["self_diffusion"] == {"value": d["value"], "unit": "m^2/s", "stderr": d["stderr"],
+                                     "flags": ["not_converged", *d["flags"]], "exponent": d["exponent"],
+                                     "exponent_stderr": d["exponent_stderr"]}
     assert out["rg"]["value"] == pytest.approx(rg.mean())
     assert out["dielectric_orientational"]["value"] == pytest.approx(eps)
     assert out["refractive_index"]["value"] == pytest.approx(n)
@@ -359,7 +487,11 @@ def test_nematic_error_from_sets_of_chains():
     assert entry["value"] < 0.05 and entry["stderr"] > 0
 
 
-def test_non_positive_diffusion_is_flagged():
-    t = np.linspace(0, 1e4, 200)
-    entry = an.properties({}, 1.0, msd=(t, 5.0 - 1e-4 * t))["self_diffusion"]
-    assert entry["value"] < 0 and "non_positive_msd_slope" in entry["flags"]
+def test_diffusion_flags_reach_the_property_table():
+    t = np.arange(500) * DT
+    frozen = np.tile(np.random.default_rng(29).normal(size=(1, 4, 3)), (500, 1, 1))
+    entry = an.properties({}, 1.0, com=(t, frozen))["self_diffusion"]
+    assert entry["value"] == 0 and entry["flags"] == ["non_positive_msd_slope"] and entry["exponent"] is None
+    fbm = _fbm(np.random.default_rng(30), 2048, 20, 0.25)
+    entry = an.properties({}, 1.0, com=(t[:1] + np.arange(2048) * DT, fbm), flags=["x"])["self_diffusion"]
+    assert entry["flags"] == ["subdiffusive", "x"] and entry["exponent"] == pytest.approx(0.5, abs=0.1)
