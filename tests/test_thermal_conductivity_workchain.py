@@ -14,6 +14,7 @@ from aiida_polymer.chem.builder import CellSpec, build_cell
 ThermalConductivity = WorkflowFactory("polymer.thermal_conductivity")
 LammpsCalculation = CalculationFactory("polymer.lammps")
 compute_thermal_conductivity = CalculationFactory("polymer.compute_thermal_conductivity")
+join_pieces = CalculationFactory("polymer.join_pieces")
 
 # fast protocol, cheaper potential; a swap every 5 steps drives a gradient that shows within 1 ps
 OVERRIDES = {
@@ -47,13 +48,16 @@ def _calcs(node):
 def test_thermal_conductivity_workchain_runs_both_stages(polymer_codes, pe_data):
     # the gates are relaxed: a 1 ps run is far from a linear steady-state profile
     builder = _builder(polymer_codes["lmp"], pe_data, {"r2_min": 0.0, "block_r2_min": 0.0},
-                       heat_capacity=orm.Float(1800.0))  # fmt: skip
+                       heat_capacity=orm.Float(1800.0), density=orm.Float(0.8))  # fmt: skip
     builder.protocol = orm.Dict({**builder.protocol.get_dict(), "nemd": {**OVERRIDES["nemd"], "decompose": True}})
     results, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
     calcs = [c for c in _calcs(node) if c.process_class is LammpsCalculation]
     assert [c.inputs.stage["name"] for c in calcs] == ["nemd_nvt", "nemd"]
     assert calcs[0].inputs.stage["replicate"] == [3, 1, 1] and "data_file" in calcs[0].inputs
+    # the NVT start is rescaled from the last frame (0.6 g/cm³ here) to the given mean density
+    assert calcs[0].inputs.stage["rescale_density"] == 0.8
+    assert calcs[0].outputs.thermo.get_array("density")[0] == pytest.approx(0.8, abs=1e-4)
     assert "parent_folder" in calcs[1].inputs and calcs[1].inputs.stage["nemd"]["swap_every"] == 5
     profile = calcs[1].outputs.nemd_profile
     assert profile.get_array("temp").shape == (10, 20)
@@ -66,17 +70,16 @@ def test_thermal_conductivity_workchain_runs_both_stages(polymer_codes, pe_data)
     kappa, diffusivity = props["thermal_conductivity"], props["thermal_diffusivity"]
     assert kappa["unit"] == "W/(m K)" and 0.0 < kappa["value"] < 10.0 and kappa["stderr"] > 0
     assert diffusivity["unit"] == "m^2/s"
-    density = float(np.mean(thermo.get_array("density")))
-    assert diffusivity["value"] == pytest.approx(kappa["value"] / (density * 1000.0 * 1800.0))
+    assert diffusivity["value"] == pytest.approx(kappa["value"] / (0.8 * 1000.0 * 1800.0))
     analysis = results["nemd"].get_dict()
-    assert analysis["passed"] and analysis["segments"] == 1 and len(analysis["block_r2"]) == 4
+    assert analysis["passed"] and analysis["rescaled_to_density"] == 0.8 and len(analysis["block_r2"]) == 4
     assert analysis["temperature_difference"] > 0  # the middle slab is the hot one
     assert analysis["kappa"]["value"] == pytest.approx(kappa["value"])
 
     # the heat flux split by term (bonded, kspace and convection terms of a real force field)
     heat_flux = calcs[1].outputs.nemd_heat_flux
     terms = ["kinetic", "potential", "pair", "bond", "angle", "dihedral", "improper", "kspace"]
-    assert sorted(heat_flux.get_arraynames()) == sorted(["step", *terms])
+    assert sorted(heat_flux.get_arraynames()) == sorted(["step", "time", *terms])
     assert heat_flux.get_array("bond").shape == (10, 20) and np.any(heat_flux.get_array("kspace") != 0)
     parts = analysis["decomposition"]
     assert list(parts["terms"]) == terms and parts["unit"] == "W/(m K)"
@@ -122,7 +125,9 @@ def test_interrupted_nemd_stage_is_continued_and_joined(polymer_codes, pe_data):
         pytest.skip("the NEMD stage finished within LAMMPS's 1 s timer on this machine")
     assert nemd_runs[0].exit_status == LammpsCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status
     analysis = results["nemd"].get_dict()
-    assert analysis["segments"] == len(nemd_runs) and analysis["window"][1] == 4000
+    stage = next(n for n in node.called if n.process_label == "LammpsBaseWorkChain" and "nemd_flux" in n.outputs)
+    assert [c.process_label for c in stage.called if c.process_label == "join_pieces"] == ["join_pieces"]
+    assert stage.outputs.nemd_flux.get_array("step")[-1] == 4000 and analysis["window"][1] == 4000
     # 20 frames of 200 steps, 20 % discarded; a frame whose samples straddle a restart is not written
     assert 16 - (len(nemd_runs) - 1) <= analysis["frames"] <= 16
     assert analysis["flux"]["value"] > 0 and analysis["kappa"]["value"] > 0
@@ -146,8 +151,9 @@ def _arrays(**arrays):
     return node
 
 
-def test_compute_thermal_conductivity_joins_pieces_and_checks_units(aiida_profile):
-    # a linear profile (0.5 K/Å on both halves) and 0.01 kcal/mol per fs exchanged, in two pieces split at step 2000
+def test_pieces_are_joined_then_analysed_with_si_units(aiida_profile):
+    # a linear profile (0.5 K/Å on both halves) and 0.01 kcal/mol per fs exchanged, in two pieces: the first was
+    # killed at step 2400 after its restart at 2000, from which the second went on (its energy count restarts at 0)
     n, box, timestep = 20, (60.0, 20.0, 25.0), 0.5
     x = (np.arange(n) + 0.5) * box[0] / n
     d = np.minimum(np.abs(x - x[0]), box[0] - np.abs(x - x[0]))
@@ -156,22 +162,27 @@ def test_compute_thermal_conductivity_joins_pieces_and_checks_units(aiida_profil
     flux_steps = np.arange(0, 4001, 100)
     energy = 0.01 * flux_steps * timestep
     pieces = {}
-    for i, (lo, hi) in enumerate(((0, 2000), (2000, 4000))):
+    for i, (lo, hi) in enumerate(((0, 2400), (2000, 4000))):
         ps, fs = (steps > lo) & (steps <= hi), (flux_steps >= lo) & (flux_steps <= hi)
-        pieces[f"profile_{i}"] = _arrays(step=steps[ps], temp=temp[ps])
-        pieces[f"flux_{i}"] = _arrays(step=flux_steps[fs], energy=energy[fs] - energy[flux_steps == lo])
-        pieces[f"thermo_{i}"] = _arrays(step=[lo, hi], lx=[box[0]] * 2, ly=[box[1]] * 2, lz=[box[2]] * 2,
-                                        density=[0.9, 0.9])  # fmt: skip
+        pieces[f"nemd_profile__{i}"] = _arrays(step=steps[ps], temp=temp[ps])
+        pieces[f"nemd_flux__{i}"] = _arrays(step=flux_steps[fs], energy=energy[fs] - energy[flux_steps == lo])
+        pieces[f"thermo__{i}"] = _arrays(step=[lo, hi], lx=[box[0]] * 2, ly=[box[1]] * 2, lz=[box[2]] * 2,
+                                         density=[0.9, 0.9])  # fmt: skip
+    joined = join_pieces(**pieces)
+    assert joined["nemd_profile"].get_array("step").tolist() == steps.tolist()
+    assert joined["nemd_flux"].get_array("step").tolist() == flux_steps.tolist()  # no step twice
+    assert np.allclose(joined["nemd_flux"].get_array("energy"), energy)  # the count goes on across pieces
+    assert joined["thermo"].get_array("step").tolist() == [0, 2000, 4000]
     parameters = orm.Dict({"timestep": timestep, "heat_capacity": 2000.0, "flags": ["not_converged"]})
-    results, node = compute_thermal_conductivity.run_get_node(parameters=parameters, **pieces)
+    results, node = compute_thermal_conductivity.run_get_node(parameters=parameters, **joined)
     assert node.is_finished_ok, node.exit_message
     flux_si = 0.01 * 4184.0 / 6.02214076e23 / 1e-15 / (2 * box[1] * box[2] * 1e-20)  # W/m²
     kappa = results["properties"]["thermal_conductivity"]
     assert kappa["value"] == pytest.approx(flux_si / 0.5e10, rel=1e-9) and kappa["flags"] == ["not_converged"]
     diffusivity = results["properties"]["thermal_diffusivity"]
     assert diffusivity["value"] == pytest.approx(kappa["value"] / (900.0 * 2000.0))
-    assert results["nemd"]["segments"] == 2 and results["nemd"]["passed"]
+    assert results["nemd"]["passed"]
 
     _, node = compute_thermal_conductivity.run_get_node(parameters=orm.Dict({"timestep": timestep, "discard": 0.9}),
-                                                        **pieces)  # fmt: skip
+                                                        **joined)  # fmt: skip
     assert node.exit_status == 300 and "run longer" in node.exit_message

@@ -33,25 +33,19 @@ def _entry(name: str, value: float | None, stderr: float | None, flags: list[str
     return _finite({"value": value, "unit": UNITS[name], "stderr": stderr, "flags": sorted(set(flags))})
 
 
-def _segments(arrays: dict[str, orm.ArrayData]) -> list[dict[str, Any]]:
-    out = []
-    for i in range(len([k for k in arrays if k.startswith("thermo_")])):
-        segment = {"start": int(arrays[f"thermo_{i}"].get_array("step")[0])}
-        for kind in ("profile", "flux", "heat_flux"):
-            node = arrays.get(f"{kind}_{i}")
-            segment[kind] = {k: node.get_array(k) for k in node.get_arraynames()} if node is not None else {}
-        out.append(segment)
-    return out
+def _table(node: orm.ArrayData | None) -> dict[str, np.ndarray]:
+    return {} if node is None else {k: node.get_array(k) for k in node.get_arraynames()}
 
 
 @calcfunction
-def compute_thermal_conductivity(parameters: orm.Dict, **arrays: orm.ArrayData) -> dict[str, orm.Dict] | ExitCode:
-    """κ (and a = κ/(ρ Cp)) from the NEMD stage's parsed outputs (:func:`aiida_polymer.chem.nemd.thermal_conductivity`).
-
-    ``arrays``: ``thermo_<i>`` and, where written, ``profile_<i>``, ``flux_<i>`` and ``heat_flux_<i>`` (the ``thermo``,
-    ``nemd_profile``, ``nemd_flux`` and ``nemd_heat_flux`` outputs) of the stage's runs i = 0, 1, ... in order; more
-    than one when it was continued after an interruption. With heat fluxes, ``nemd`` has the κ decomposition.
-    ``parameters``: timestep (fs), units (real), the analysis settings (axis, discard, nblocks, exclude_neighbours,
+def compute_thermal_conductivity(parameters: orm.Dict, thermo: orm.ArrayData, nemd_profile: orm.ArrayData,
+                                 nemd_flux: orm.ArrayData, nemd_heat_flux: orm.ArrayData | None = None
+                                 ) -> dict[str, orm.Dict] | ExitCode:
+    """κ (and a = κ/(ρ Cp)) from the NEMD stage's outputs (:func:`aiida_polymer.chem.nemd.thermal_conductivity`):
+    its ``thermo``, ``nemd_profile``, ``nemd_flux`` and, with them, the κ decomposition from ``nemd_heat_flux`` (a
+    stage run in pieces has them joined by ``polymer.lammps.base``).
+    ``parameters``: timestep (fs, the one the stage ran with), units (real), the analysis settings (axis, discard,
+    nblocks, exclude_neighbours,
     r2_min, block_r2_min, asymmetry_max), optional density (g/cm³; default: the mean thermo density of the run) and
     heat_capacity (J/(kg K)) for the diffusivity, with optional density_stderr/heat_capacity_stderr, and flags to
     attach to both properties.
@@ -61,16 +55,12 @@ def compute_thermal_conductivity(parameters: orm.Dict, **arrays: orm.ArrayData) 
     Exit 300 when the arrays cannot be analysed (e.g. too few frames).
     """
     p = parameters.get_dict()
-    segments = _segments(arrays)
-    if not segments:
-        return ExitCode(300, "no NEMD arrays given")
-    profile, flux = nemd.merge_segments(segments)
-    if not profile or not flux:
+    profile, flux = _table(nemd_profile), _table(nemd_flux)
+    if not len(profile.get("step", ())) or not len(flux.get("step", ())):
         return ExitCode(300, "no temperature profile frame or no exchanged energy in the NEMD arrays")
-    thermo = arrays[f"thermo_{len(segments) - 1}"]
     box = [float(thermo.get_array(k)[-1]) for k in ("lx", "ly", "lz")]
     options = {k: p[k] for k in ANALYSIS_KEYS if k in p}
-    heat_flux = nemd.merge_frames(segments, "heat_flux") or None
+    heat_flux = _table(nemd_heat_flux) or None
     try:
         result = nemd.thermal_conductivity(
             profile["step"], profile["temp"], flux["step"], flux["energy"], box, float(p["timestep"]),
@@ -95,7 +85,8 @@ def compute_thermal_conductivity(parameters: orm.Dict, **arrays: orm.ArrayData) 
         properties["thermal_diffusivity"] = _entry(
             "thermal_diffusivity", value, abs(value) * math.hypot(*relative), flags
         )
-    details = {**result, "segments": len(segments), "box": box, "timestep": float(p["timestep"]), "density": density}
+    details = {**result, "box": box, "timestep": float(p["timestep"]), "density": density,
+               "rescaled_to_density": p.get("rescaled_to_density")}
     return {"properties": orm.Dict(_finite(properties)), "nemd": orm.Dict(_finite(details))}
 
 

@@ -59,16 +59,19 @@ class LammpsCalculation(CalcJob):
         options["withmpi"].default = True
 
         spec.output("thermo", valid_type=orm.ArrayData, help="Thermo time series, one array per column.")
-        spec.output("rg", valid_type=orm.ArrayData, required=False, help="Per-chain radius of gyration series.")
-        spec.output("msd", valid_type=orm.ArrayData, required=False, help="Per-chain centre-of-mass MSD series.")
-        spec.output("dipole", valid_type=orm.ArrayData, required=False, help="Total dipole moment series.")
+        spec.output("rg", valid_type=orm.ArrayData, required=False,
+                    help="Per-chain radius of gyration: step, time (fs), values (frames, chains) in Å.")
+        spec.output("com", valid_type=orm.ArrayData, required=False,
+                    help="Per-chain unwrapped centre of mass: step, time (fs), values (frames, chains, 3) in Å.")
+        spec.output("dipole", valid_type=orm.ArrayData, required=False,
+                    help="Total dipole moment: step, time (fs), dipole (frames, 3) in e·Å.")
         spec.output("nemd_profile", valid_type=orm.ArrayData, required=False,
-                    help="NEMD slab temperature frames: step, coord (reduced), count and temp (frames, slabs).")
+                    help="NEMD slab temperature frames: step, time, coord (reduced), count and temp (frames, slabs).")
         spec.output("nemd_flux", valid_type=orm.ArrayData, required=False,
-                    help="NEMD cumulative exchanged kinetic energy: step and energy.")
+                    help="NEMD cumulative exchanged kinetic energy: step, time and energy.")
         spec.output("nemd_heat_flux", valid_type=orm.ArrayData, required=False,
-                    help="NEMD per-slab heat flux by term (nemd decompose): step and one (frames, slabs) array per "
-                         "term, kcal/mol·Å/fs summed over the slab's atoms.")
+                    help="NEMD per-slab heat flux by term (nemd decompose): step, time and one (frames, slabs) array "
+                         "per term, kcal/mol·Å/fs summed over the slab's atoms.")
         spec.output("final_data", valid_type=orm.SinglefileData, required=False, help="write_data at the end.")
         spec.output("output_parameters", valid_type=orm.Dict, help="Summary: steps, completion, timing, version.")
         spec.default_output_node = "output_parameters"

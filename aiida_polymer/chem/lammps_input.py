@@ -3,8 +3,8 @@
 One stage = one LAMMPS run: read the system (data file or restart file), set the potential, optionally minimise,
 then integrate with NVT/NPT/NVE (temperature and pressure ramps, SHAKE on X–H bonds, ``fix deform`` compression),
 writing restart files at a cadence and ``final.restart``/``final.data`` at the end. Time series go to files the
-parser reads: ``log.lammps`` (thermo), ``rg.dat`` (per-chain radius of gyration), ``msd.dat`` (per-chain centre-of-
-mass MSD) and ``dipole.dat`` (total dipole moment).
+parser reads: ``log.lammps`` (thermo), ``rg.dat`` (per-chain radius of gyration), ``com.dat`` (per-chain unwrapped
+centre of mass, for the self-diffusion with many time origins) and ``dipole.dat`` (total dipole moment).
 
 A stage with ``nemd`` settings (NVE only) runs Müller-Plathe reverse non-equilibrium MD for the thermal conductivity
 (F. Müller-Plathe, J. Chem. Phys. 106, 6082 (1997)): ``fix thermal/conductivity`` swaps the kinetic energy of the
@@ -13,11 +13,13 @@ hottest atom of the slab at the lower box edge with that of the coldest atom of 
 cumulative exchanged energy to ``nemd_flux.dat`` (see :mod:`aiida_polymer.chem.nemd` for the analysis).
 With ``decompose`` the microscopic heat flux along the axis is also summed per slab and per term into
 ``nemd_heat_flux.dat``: convection of kinetic and potential energy, e_i v_i, and the virial terms −S_i·v_i of each
-interaction (pair, bond, angle, dihedral, improper, kspace, fix) from ``compute centroid/stress/atom``, the
+interaction (pair, bond, angle, dihedral, improper, kspace) from ``compute centroid/stress/atom``, the
 centroid form that is correct for many-body terms (D. Surblys et al., Phys. Rev. E 99, 051301(R) (2019)); the
 kspace term, which LAMMPS' PPPM offers only in the atom form, from ``compute stress/atom``; see
 :func:`heat_flux_terms`.
-``replicate`` multiplies a new stage's system after reading it (e.g. [3, 1, 1] for an elongated NEMD box).
+``replicate`` multiplies a new stage's system after reading it (e.g. [3, 1, 1] for an elongated NEMD box);
+``rescale_density`` then scales the box and the atoms' positions isotropically to that density (e.g. the mean
+density of the production run, when NEMD starts from its last frame).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ THERMO_COLUMNS = ("step", "time", "temp", "press", "vol", "density", "etotal", "
                   "edihed", "eimp", "evdwl", "ecoul", "elong", "enthalpy", "lx", "ly", "lz")
 FINAL_RESTART, FINAL_DATA = "final.restart", "final.data"
 RESTART_FILES = ("restart.a", "restart.b")
-OUTPUT_FILES = {"rg": "rg.dat", "msd": "msd.dat", "dipole": "dipole.dat"}
+OUTPUT_FILES = {"rg": "rg.dat", "com": "com.dat", "dipole": "dipole.dat"}
 NEMD_FILES = {"nemd_profile": "nemd_profile.dat", "nemd_flux": "nemd_flux.dat",
               "nemd_heat_flux": "nemd_heat_flux.dat"}
 NEMD_DEFAULTS: dict[str, Any] = {"method": "muller_plathe", "swap_every": 1000, "n_slabs": 20, "axis": "x",
@@ -75,12 +77,13 @@ class Stage:
                                                                   "maxeval": 100000})
     velocity_seed: int | None = None  # create velocities at the start temperature
     thermo_every: int = 1000
-    sample_every: int = 0  # Rg/MSD/dipole output cadence (0: off)
+    sample_every: int = 0  # Rg/COM/dipole output cadence (0: off)
     restart_every: int = 0
     timeout: str | None = None  # "HH:MM:SS": stop cleanly and write final files before the walltime
     neighbor_skin: float = 2.0
     extra: list[str] = field(default_factory=list)  # commands appended before the run (expert use)
     replicate: list[int] | None = None  # replicate the system after read_data (new stages only)
+    rescale_density: float | None = None  # scale the box to this density after reading it (new stages only)
     nemd: dict[str, Any] | None = None  # Müller-Plathe NEMD settings (nve only; see NEMD_DEFAULTS)
 
     @classmethod
@@ -111,6 +114,8 @@ class Stage:
                 raise StageError(f"{name} must be a number or [start, stop]")
         if self.replicate is not None and (len(self.replicate) != 3 or any(int(n) < 1 for n in self.replicate)):
             raise StageError("replicate must be three positive integers")
+        if self.rescale_density is not None and not self.rescale_density > 0:
+            raise StageError("rescale_density must be a positive density (g/cm³)")
         if self.nemd is not None:
             self._validate_nemd()
 
@@ -120,6 +125,10 @@ class Stage:
             raise StageError(f"unknown nemd setting(s): {', '.join(sorted(unknown))}")
         if self.ensemble != "nve":
             raise StageError("nemd needs the nve ensemble (a thermostat would remove the imposed heat flux)")
+        if self.shake:  # the slab temperatures count 3 degrees of freedom per atom, and swaps break constraints
+            raise StageError("nemd cannot run with shake: constrained bonds remove degrees of freedom the slab "
+                             "temperatures count, so the slabs read cold and κ comes out high; run NEMD without "
+                             "SHAKE at a short timestep (0.2–0.5 fs)")
         n = self.nemd_settings
         if n["axis"] not in ("x", "y", "z"):
             raise StageError(f"nemd axis must be x, y or z, not {n['axis']!r}")
@@ -165,6 +174,9 @@ def render(stage: Stage, source: str, continuation: bool = False) -> str:
         lines += [*_potential(s), f"read_data {source}"]
         if s.replicate is not None:
             lines.append(f"replicate {' '.join(str(int(n)) for n in s.replicate)}")
+        if s.rescale_density is not None:
+            lines += [f"variable rescale equal (mass(all)/{AVOGADRO:.8e}/{s.rescale_density:g}*1e24/vol)^(1/3)",
+                      "change_box all x scale ${rescale} y scale ${rescale} z scale ${rescale} remap"]
         lines.append("reset_timestep 0")
     lines += [f"kspace_style pppm {s.kspace_accuracy:g}" if s.potential == "full" else "kspace_style none",
               f"neighbor {s.neighbor_skin:g} bin", "neigh_modify delay 0 every 1 check yes",
@@ -216,8 +228,8 @@ def _dynamics(s: Stage, continuation: bool) -> list[str]:
         lines += ["compute chains all chunk/atom molecule",
                   "compute rg all gyration/chunk chains",
                   f"fix rg all ave/time {n} 1 {n} c_rg mode vector file {OUTPUT_FILES['rg']}",
-                  "compute msd all msd/chunk chains",
-                  f"fix msd all ave/time {n} 1 {n} c_msd[4] mode vector file {OUTPUT_FILES['msd']}",
+                  "compute com all com/chunk chains",
+                  f"fix com all ave/time {n} 1 {n} c_com[*] mode vector file {OUTPUT_FILES['com']}",
                   "compute dipole all dipole",
                   f"fix dipole all ave/time {n} 1 {n} c_dipole[1] c_dipole[2] c_dipole[3] "
                   f"file {OUTPUT_FILES['dipole']}"]
@@ -238,8 +250,6 @@ def heat_flux_terms(stage: Stage) -> list[str]:
     terms = ["kinetic", "potential", "pair", "bond", "angle", "dihedral", "improper"]
     if stage.potential == "full":
         terms.append("kspace")
-    if stage.shake:
-        terms.append("fix")
     return terms
 
 

@@ -127,44 +127,6 @@ def read_heat_flux(text: str, terms: Sequence[str]) -> dict[str, np.ndarray]:
                               enumerate(terms)}}
 
 
-def _ends(segments: Sequence[Mapping[str, Any]]) -> list[int | None]:
-    """The step each segment's rows are kept up to: the next segment's start (it redid the rest)."""
-    return [seg["start"] for seg in segments[1:]] + [None]
-
-
-def merge_frames(segments: Sequence[Mapping[str, Any]], kind: str) -> dict[str, np.ndarray]:
-    """Join the ``kind`` tables ({"step": (F,), name: (F, ...)}) of the segments of a stage run in pieces, each
-    segment's rows after the next one's start dropped; {} when no segment has a row."""
-    tables = []
-    for seg, end in zip(segments, _ends(segments), strict=True):
-        table = seg.get(kind) or {}
-        if len(table.get("step", ())):  # a short last piece may end before its first complete frame
-            keep = np.ones(len(table["step"]), bool) if end is None else np.asarray(table["step"]) <= end
-            tables.append({k: np.asarray(v)[keep] for k, v in table.items()})
-    return {k: np.concatenate([t[k] for t in tables]) for k in tables[0]} if tables else {}
-
-
-def merge_segments(segments: Sequence[Mapping[str, Any]]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Join the outputs of a stage run in pieces (continuations after a walltime or a killed job).
-
-    Each segment: {"start": step it started from, "profile": read_profile(...), "flux": read_flux(...)} (either may
-    be missing or empty: a piece too short to complete a profile frame). Rows of a
-    segment after the next one's start are dropped (the next one redid them); the fix restarts its energy count at
-    zero, so each segment's energies are shifted by the last kept cumulative energy before it.
-    """
-    fluxes, offset = [], 0.0
-    for seg, end in zip(segments, _ends(segments), strict=True):
-        flux = seg.get("flux") or {}
-        if len(flux.get("step", ())):
-            keep = np.ones(len(flux["step"]), bool) if end is None else np.asarray(flux["step"]) <= end
-            energy = np.asarray(flux["energy"], dtype=float)[keep] + offset
-            fluxes.append({"step": np.asarray(flux["step"])[keep], "energy": energy})
-            if len(energy):
-                offset = float(energy[-1])
-    flux = {k: np.concatenate([f[k] for f in fluxes]) for k in ("step", "energy")} if fluxes else {}
-    return merge_frames(segments, "profile"), flux
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Analysis
 # ---------------------------------------------------------------------------------------------------------------
@@ -365,7 +327,7 @@ def decomposition(
     the imposed heat), "unit"}; stderr from the blocks, as for κ.
     """
     steps = np.asarray(heat_flux["step"])
-    terms = [k for k in heat_flux if k != "step"]
+    terms = [k for k in heat_flux if k not in ("step", "time")]
     half_a, half_b = half_slabs(np.asarray(heat_flux[terms[0]]).shape[1], exclude_neighbours)
     k_factor = _conversions(units)[2]
 

@@ -1,6 +1,10 @@
 """Parser of ``polymer.lammps``: reads ``log.lammps`` and the sampling files (never relies on the launcher's
 stdout, which on some machines goes elsewhere; it is only consulted for errors raised on MPI ranks > 0 when the
-log stops without one)."""
+log stops without one).
+
+Every sampled series gets a ``time`` array (fs): its steps times the timestep this run used, which after a timestep
+halving is not the protocol's. The summary flags a run whose box became shorter than twice the pair cut-off.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +44,16 @@ def read_scalar_file(text: str) -> np.ndarray:
     return np.loadtxt(io.StringIO(text), comments="#", ndmin=2)
 
 
+def half_box_check(thermo: dict[str, np.ndarray], stage: Stage) -> dict[str, float | bool]:
+    """The shortest box length of the run against twice the pair cut-off (the minimum-image limit)."""
+    cutoff = stage.cutoff if stage.potential == "full" else stage.lj_cutoff
+    lengths = [np.asarray(thermo[k], dtype=float) for k in ("lx", "ly", "lz") if k in thermo]
+    if not lengths:
+        return {}
+    shortest = float(min(length.min() for length in lengths))
+    return {"min_box_length": shortest, "cutoff": float(cutoff), "cutoff_exceeds_half_box": cutoff > shortest / 2}
+
+
 def _array(**arrays: np.ndarray) -> orm.ArrayData:
     node = orm.ArrayData()
     for name, values in arrays.items():
@@ -70,7 +84,8 @@ class LammpsParser(Parser):
             thermo = dict(zip(THERMO_COLUMNS, thermo.values(), strict=True))
         if thermo:
             self.out("thermo", _array(**thermo))
-        self._parse_samples(names)
+        stage = Stage.from_dict(self.node.inputs.stage.get_dict())
+        self._parse_samples(names, stage)
         if FINAL_DATA in names:
             content = retrieved.base.repository.get_object_content(FINAL_DATA, mode="rb")
             self.out("final_data", orm.SinglefileData(io.BytesIO(content), filename=FINAL_DATA))
@@ -79,7 +94,7 @@ class LammpsParser(Parser):
         summary = log.summary()
         summary.pop("runs", None)
         summary.update(target_step=target, final_restart=FINAL_RESTART if log.completed else None,
-                       stage=self.node.inputs.stage.get("name"))
+                       stage=stage.name, timestep=stage.timestep, **half_box_check(thermo, stage))
         self.out("output_parameters", orm.Dict(summary))
 
         if log.error_kind:
@@ -93,27 +108,25 @@ class LammpsParser(Parser):
             return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(step=log.last_step)
         return None
 
-    def _parse_samples(self, names: list[str]) -> None:
+    def _parse_samples(self, names: list[str], stage: Stage) -> None:
         content = self.retrieved.base.repository.get_object_content
-        for key in ("rg", "msd"):
-            if OUTPUT_FILES[key] in names:
-                steps, values = read_vector_file(content(OUTPUT_FILES[key]))
-                if len(steps):
-                    self.out(key, _array(step=steps, values=values))
+        tables = {}
+        if OUTPUT_FILES["rg"] in names:
+            steps, values = read_vector_file(content(OUTPUT_FILES["rg"]))
+            tables["rg"] = {"step": steps, "values": values}
+        if OUTPUT_FILES["com"] in names:
+            steps, values = read_vector_frames(content(OUTPUT_FILES["com"]))
+            tables["com"] = {"step": steps, "values": values}
         if OUTPUT_FILES["dipole"] in names:
             table = read_scalar_file(content(OUTPUT_FILES["dipole"]))
             if table.size:
-                self.out("dipole", _array(step=table[:, 0].astype(int), dipole=table[:, 1:4]))
+                tables["dipole"] = {"step": table[:, 0].astype(int), "dipole": table[:, 1:4]}
         if NEMD_FILES["nemd_profile"] in names:
-            profile = read_profile(content(NEMD_FILES["nemd_profile"]))
-            if len(profile["step"]):
-                self.out("nemd_profile", _array(**profile))
+            tables["nemd_profile"] = read_profile(content(NEMD_FILES["nemd_profile"]))
         if NEMD_FILES["nemd_flux"] in names:
-            flux = read_flux(content(NEMD_FILES["nemd_flux"]))
-            if len(flux["step"]):
-                self.out("nemd_flux", _array(**flux))
+            tables["nemd_flux"] = read_flux(content(NEMD_FILES["nemd_flux"]))
         if NEMD_FILES["nemd_heat_flux"] in names:
-            terms = heat_flux_terms(Stage.from_dict(self.node.inputs.stage.get_dict()))
-            heat_flux = read_heat_flux(content(NEMD_FILES["nemd_heat_flux"]), terms)
-            if len(heat_flux["step"]):
-                self.out("nemd_heat_flux", _array(**heat_flux))
+            tables["nemd_heat_flux"] = read_heat_flux(content(NEMD_FILES["nemd_heat_flux"]), heat_flux_terms(stage))
+        for name, table in tables.items():
+            if len(table["step"]):
+                self.out(name, _array(time=np.asarray(table["step"]) * stage.timestep, **table))

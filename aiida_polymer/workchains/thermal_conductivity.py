@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, if_, while_
@@ -11,6 +12,8 @@ from aiida.plugins import CalculationFactory, WorkflowFactory
 
 from ..calcfunctions.nemd import compute_thermal_conductivity, skipped_thermal_conductivity
 from ..chem import nemd
+from ..chem.analysis import density as analysis_density
+from ..chem.lammps_io import read_data
 
 LammpsBaseWorkChain = WorkflowFactory("polymer.lammps.base")
 LammpsCalculation = CalculationFactory("polymer.lammps")
@@ -54,7 +57,9 @@ class ThermalConductivityWorkChain(WorkChain):
             "density",
             valid_type=orm.Float,
             required=False,
-            help="Density (g/cm³) for the diffusivity; default: the mean density of the NEMD run.",
+            help="The equilibrium (mean) density in g/cm³: the cell is rescaled to it before the NVT start (the "
+            "last frame of a production run is off by the volume fluctuation), and it is used for the diffusivity. "
+            "Default: no rescaling, the mean density of the NEMD run.",
         )
         spec.input(
             "heat_capacity",
@@ -150,6 +155,13 @@ class ThermalConductivityWorkChain(WorkChain):
         except (KeyError, TypeError, ValueError) as exc:
             return self.exit_codes.ERROR_INVALID_PROTOCOL.format(message=repr(exc))
         self.ctx.stages = [s.to_dict() for s in stages]
+        if "density" in self.inputs:  # start at the mean density, not the last frame's
+            self.ctx.stages[0]["rescale_density"] = self.inputs.density.value
+            if "final_data" in self.inputs:
+                data = read_data(self.inputs.final_data.get_content())
+                last = analysis_density(data.total_mass, float(np.prod(data.box)))
+                self.report(f"the cell is rescaled from the last frame's density {last:.4f} to the mean "
+                            f"{self.inputs.density.value:.4f} g/cm³")
         self.ctx.analysis = analysis
         self.ctx.previous = None
         self.ctx.reason = self.should_skip(
@@ -191,32 +203,18 @@ class ThermalConductivityWorkChain(WorkChain):
         self.ctx.previous = node
         return None
 
-    @staticmethod
-    def nemd_segments(node) -> list:
-        """The LAMMPS runs of a ``polymer.lammps.base`` workchain that make up its final result, in order: a run
-        from the stage's start begins a new list, a continuation extends it."""
-        runs = []
-        for calc in sorted((c for c in node.called if c.process_class is LammpsCalculation), key=lambda c: c.ctime):
-            settings = calc.inputs.settings.get_dict() if "settings" in calc.inputs else {}
-            runs = [*runs, calc] if settings.get("continuation") else [calc]
-        return runs
-
     def analyse(self):
-        runs = [calc for calc in self.nemd_segments(self.ctx.previous) if "thermo" in calc.outputs]
-        if not runs:  # a run without thermo output (killed at once) has no NEMD output either
-            return self.exit_codes.ERROR_NO_NEMD_OUTPUT.format(message="no run of the NEMD stage has thermo output")
-        arrays = {}
-        for i, calc in enumerate(runs):
-            arrays[f"thermo_{i}"] = calc.outputs.thermo
-            for name, label in (("nemd_profile", "profile"), ("nemd_flux", "flux"), ("nemd_heat_flux", "heat_flux")):
-                if name in calc.outputs:  # a short last piece may end before its first complete profile frame
-                    arrays[f"{label}_{i}"] = calc.outputs[name]
-        if not any(k.startswith("profile_") for k in arrays) or not any(k.startswith("flux_") for k in arrays):
+        outputs = self.ctx.previous.outputs  # a stage run in pieces has its series joined by polymer.lammps.base
+        if "nemd_profile" not in outputs or "nemd_flux" not in outputs:
             return self.exit_codes.ERROR_NO_NEMD_OUTPUT.format(message="no nemd_profile or nemd_flux output")
-        parameters = {**self.ctx.analysis, "units": "real", "timestep": float(runs[-1].inputs.stage["timestep"])}
+        arrays = {name: outputs[name] for name in ("thermo", "nemd_profile", "nemd_flux", "nemd_heat_flux")
+                  if name in outputs}
+        parameters = {**self.ctx.analysis, "units": "real", "timestep": float(outputs.output_parameters["timestep"])}
         for key in ("density", "heat_capacity"):
             if key in self.inputs:
                 parameters[key] = self.inputs[key].value
+        if "density" in self.inputs:
+            parameters["rescaled_to_density"] = self.inputs.density.value
         results, node = compute_thermal_conductivity.run_get_node(parameters=orm.Dict(parameters), **arrays)
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_ANALYSIS_FAILED.format(message=node.exit_message)

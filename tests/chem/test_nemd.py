@@ -143,26 +143,6 @@ def test_files_and_merging_continued_segments():
     assert flux["step"].tolist() == [0, 100, 200] and flux["energy"].tolist() == [0.0, 1.5, 3.0]
     assert nemd.read_profile("")["temp"].shape == (0, 0)
 
-    # one run split at step 1000 (restart written there), the first piece ran on to 1400 before being killed
-    steps = np.arange(0, 2001, 100)
-    energy = 0.7 * steps
-    first = {
-        "start": 0,
-        "profile": {"step": np.array([400, 800, 1200]), "temp": np.ones((3, 4))},
-        "flux": {"step": steps[steps <= 1400], "energy": energy[steps <= 1400]},
-    }
-    second = {
-        "start": 1000,
-        "profile": {"step": np.array([1600, 2000]), "temp": np.ones((2, 4))},
-        "flux": {"step": steps[steps >= 1000], "energy": energy[steps >= 1000] - energy[10]},
-    }
-    merged_profile, merged_flux = nemd.merge_segments([first, second])
-    assert merged_profile["step"].tolist() == [400, 800, 1600, 2000]
-    assert merged_flux["step"].tolist() == [*steps[:11].tolist(), *steps[10:].tolist()]
-    assert np.allclose(merged_flux["energy"], 0.7 * merged_flux["step"])
-    # a last piece too short for a profile frame still contributes its exchanged energy
-    merged_profile, merged_flux = nemd.merge_segments([first, {**second, "profile": {}}])
-    assert merged_profile["step"].tolist() == [400, 800] and merged_flux["step"][-1] == 2000
 
 
 def test_diffusivity_and_reduced_units():
@@ -290,15 +270,15 @@ def test_heat_flux_file_and_rendering():
         nemd.read_heat_flux(text, ["kinetic", "pair", "bond"])
     assert nemd.read_heat_flux("", ["kinetic"])["step"].tolist() == []
 
-    stage = Stage.from_dict({"ensemble": "nve", "shake": True, "nemd": {"axis": "y", "decompose": True,
-                                                                        "profile_every": 10, "profile_window": 100}})
+    stage = Stage.from_dict({"ensemble": "nve", "nemd": {"axis": "y", "decompose": True,
+                                                         "profile_every": 10, "profile_window": 100}})
     assert heat_flux_terms(stage) == ["kinetic", "potential", "pair", "bond", "angle", "dihedral", "improper",
-                                      "kspace", "fix"]
+                                      "kspace"]
     lines = render(stage, "s.data").splitlines()
     # row y of the stress tensor (yx, yy, yz are columns 7, 2, 6) against the velocities, converted to kcal/mol
     assert "variable hf_bond atom -(c_hf_bond[7]*vx+c_hf_bond[2]*vy+c_hf_bond[6]*vz)/68568.415" in lines
     assert "variable hf_kinetic atom c_hf_kinetic*vy" in lines
-    assert "compute hf_fix all centroid/stress/atom NULL fix" in lines  # SHAKE's constraint forces
+    assert not any("hf_fix" in line for line in lines)  # no SHAKE in NEMD, so no constraint term
     # PPPM has no centroid form: the symmetric per-atom stress, row y = xy, yy, yz (columns 4, 2, 6)
     assert "compute hf_kspace all stress/atom NULL kspace" in lines
     assert "variable hf_kspace atom -(c_hf_kspace[4]*vx+c_hf_kspace[2]*vy+c_hf_kspace[6]*vz)/68568.415" in lines
@@ -308,6 +288,8 @@ def test_heat_flux_file_and_rendering():
     assert heat_flux_terms(lj)[-1] == "improper"
     with pytest.raises(StageError, match="decompose"):
         Stage.from_dict({"ensemble": "nve", "nemd": {"decompose": "yes"}})
+    with pytest.raises(StageError, match="nemd cannot run with shake"):  # slabs would read cold, κ high
+        Stage.from_dict({"ensemble": "nve", "shake": True, "nemd": {"method": "langevin"}})
 
 
 def test_langevin_stage_rendering():
