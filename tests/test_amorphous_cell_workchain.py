@@ -55,6 +55,40 @@ def test_bad_options_exit_202(polymer_codes):
     assert node.exit_status == 202
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    ({"copolymer": "alternating", "fractions": [0.7, 0.3]}, "alternating"),
+    ({"copolymer": "block", "block_lengths": [10, 2], "fractions": [0.5, 0.5]}, "block_lengths"),
+])
+def test_contradictory_composition_exit_202_before_any_job(polymer_codes, options, message):
+    _, node = _run(polymer_codes, smiles=["*CC*", "*CC(*)C"], **options)
+    assert node.exit_status == 202 and not node.called
+    assert message in node.exit_message and "fractions" in node.exit_message
+
+
+def test_properties_rejects_contradictory_composition_with_exit_202(polymer_codes):
+    """polymer.properties validates the cell parameters the same way, before the quantum chemistry."""
+    Properties = WorkflowFactory("polymer.properties")
+    local = {"withmpi": False, "resources": {"num_machines": 1, "num_mpiprocs_per_machine": 1}}
+    builder = Properties.get_builder_from_protocol(
+        polymer_codes, ["*CC*", "*CC(*)C"], protocol="fast",
+        overrides={"equilibrate": {"cell": {"copolymer": "alternating", "fractions": [0.7, 0.3]}}},
+        options={"lammps": local, "amber": local, "psi4": local, "nemd": local})
+    _, node = run_get_node(builder)
+    assert node.exit_status == 202 and not node.called
+    assert "alternating" in node.exit_message
+
+
+def test_summary_records_composition_and_the_estimated_final_box(polymer_codes):
+    results, node = _run(polymer_codes, smiles=["*CC*", "*CC(*)C"], copolymer="block", block_lengths=[10, 2],
+                         degree_of_polymerization=12, n_chains=1, atoms_per_chain=60, min_box_length=15.0, seed=2)
+    assert node.is_finished_ok, node.exit_message
+    s = results["summary"].get_dict()
+    assert s["composition"] == pytest.approx([10 / 12, 2 / 12]) and s["unit_counts"] == [10 * s["n_chains"],
+                                                                                       2 * s["n_chains"]]
+    assert s["n_chains"] > s["n_chains_requested"] == 1
+    assert s["estimated_final_box_length_angstrom"] >= 15.0
+
+
 def test_unbuildable_cell_exit_410(polymer_codes):
     _, node = _run(polymer_codes, smiles=["*CC*"], n_chains=20, atoms_per_chain=200, density=5.0)
     assert node.exit_status == 410 and "density" in node.exit_message

@@ -11,7 +11,10 @@ from .system import cell_spec
 @calcfunction
 def assemble_charges(parameters: orm.Dict, **fragments: orm.Dict) -> dict[str, orm.Dict]:
     """Per-fragment charges in the builder's order (repeat units, head group, tail group) and, where the units'
-    polarizabilities are given, the optical inputs of the properties (Å³, g/mol without caps, mole fractions).
+    polarizabilities are given, the optical inputs of the properties (Å³, g/mol without caps).
+
+    The optical inputs carry no mole fractions: the composition is that of the built chains, which only the cell
+    knows (``composition`` of the polymer.amorphous_cell summary), and polymer.equilibrate takes it from there.
 
     ``fragments``: ``charges_<smiles index>`` (polymer.charges ``charges`` outputs) and ``polarizability_<unit
     index>`` (their ``polarizability`` outputs); indices follow ``parameters`` (cell parameters).
@@ -26,7 +29,6 @@ def assemble_charges(parameters: orm.Dict, **fragments: orm.Dict) -> dict[str, o
         outputs["optical"] = orm.Dict({
             "polarizability": [p["polarizability_angstrom3"] for p in polarizabilities],
             "repeat_mass": [p["fragment_mass"] for p in polarizabilities],
-            "fractions": list(spec.fractions),
         })
     return outputs
 

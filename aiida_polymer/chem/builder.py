@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,7 +16,15 @@ import numpy as np
 from rdkit import Chem
 
 from . import amber, amber_params
-from .cell import AVOGADRO, box_length, grow_in_box, min_distances
+from .cell import (
+    AVOGADRO,
+    PACKING_COEFFICIENT,
+    box_length,
+    estimated_density,
+    grow_in_box,
+    min_distances,
+    van_der_waals_volume,
+)
 from .chains import (
     COPOLYMER_KINDS,
     TACTICITIES,
@@ -37,9 +46,23 @@ CHARGE_METHODS = {"gasteiger": gasteiger_charges}
 EXTERNAL_CHARGES = ("resp",)  # computed elsewhere (quantum chemistry) and passed to build() per fragment
 
 
+BOX_MARGIN = 2.0  # Å beyond twice the pair cut-off: NPT box fluctuations and the compression stages' squeeze
+
+
+def box_length_for_cutoff(cutoff: float, margin: float = BOX_MARGIN) -> float:
+    """Smallest final box edge (Å) for a pair cut-off (Å): above twice the cut-off (minimum image) by ``margin``."""
+    return 2.0 * cutoff + margin
+
+
 @dataclass
 class CellSpec:
-    """What to build. ``smiles`` lists the repeat units (one for a homopolymer)."""
+    """What to build. ``smiles`` lists the repeat units (one for a homopolymer).
+
+    ``fractions`` are mole fractions of the units (for ``random`` and ``block`` without ``block_lengths``); an
+    ``alternating`` copolymer and ``block_lengths`` fix the composition themselves, so fractions given with them
+    must agree. ``n_chains`` is a minimum: with ``min_box_length`` (Å) chains are added until the box at the
+    estimated final density (:func:`~aiida_polymer.chem.cell.estimated_density`) is at least that long.
+    """
 
     smiles: list[str]
     fractions: list[float] | None = None
@@ -53,6 +76,7 @@ class CellSpec:
     degree_of_polymerization: int | None = None
     density: float = 0.05
     min_distance: float = 1.5
+    min_box_length: float | None = None
     charges: str = "gasteiger"
     seed: int = 0
 
@@ -61,20 +85,48 @@ class CellSpec:
             self.smiles = [self.smiles]
         if not self.smiles:
             raise MonomerError("no repeat unit given")
-        if self.fractions is None:
-            self.fractions = [1.0 / len(self.smiles)] * len(self.smiles)
-        if len(self.fractions) != len(self.smiles) or min(self.fractions) <= 0:
-            raise ValueError("fractions must be positive, one per repeat unit")
-        if len(self.smiles) > 1 and self.copolymer == "homopolymer":
-            raise ValueError("several repeat units need copolymer = alternating, random or block")
         if self.copolymer not in COPOLYMER_KINDS:
             raise ValueError(f"copolymer must be one of {COPOLYMER_KINDS}")
+        if len(self.smiles) > 1 and self.copolymer == "homopolymer":
+            raise ValueError("several repeat units need copolymer = alternating, random or block")
+        given = self.fractions is not None
+        if given and (len(self.fractions) != len(self.smiles) or min(self.fractions) <= 0):
+            raise ValueError("fractions must be positive, one per repeat unit")
+        implied = self._implied_fractions()
+        if given and implied is not None:
+            requested = np.asarray(self.fractions, float) / np.sum(self.fractions)
+            if not np.allclose(requested, implied, rtol=0, atol=1e-3):
+                source, fix = ((f"block_lengths {self.block_lengths}", "omit fractions or change block_lengths")
+                               if self.block_lengths is not None
+                               else ("an alternating copolymer", "omit fractions or use copolymer = random"))
+                raise ValueError(f"fractions {self.fractions} contradict {source}, whose composition is "
+                                 f"{[round(float(f), 4) for f in implied]}: {fix}")
+        if not given:
+            self.fractions = [1.0 / len(self.smiles)] * len(self.smiles) if implied is None else implied.tolist()
         if self.tacticity not in TACTICITIES:
             raise ValueError(f"tacticity must be one of {TACTICITIES}")
         if self.charges not in CHARGE_METHODS and self.charges not in EXTERNAL_CHARGES:
             raise ValueError(f"charges must be one of {sorted(CHARGE_METHODS) + list(EXTERNAL_CHARGES)}")
         if self.n_chains < 1 or self.density <= 0 or self.atoms_per_chain < 1:
             raise ValueError("n_chains, atoms_per_chain and density must be positive")
+        if self.min_box_length is not None and not self.min_box_length > 0:
+            raise ValueError(f"min_box_length must be positive (Å) or None, not {self.min_box_length}")
+
+    def _implied_fractions(self) -> np.ndarray | None:
+        """The composition that ``block_lengths`` or ``alternating`` impose (None where fractions decide)."""
+        k = len(self.smiles)
+        if self.block_lengths is not None:
+            if self.copolymer != "block":
+                raise ValueError(f"block_lengths apply to copolymer = block only, not {self.copolymer!r}")
+            lengths = list(self.block_lengths)
+            if len(lengths) != k:
+                raise ValueError(f"block_lengths needs one length per repeat unit ({k}), got {len(lengths)}")
+            if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in lengths):
+                raise ValueError(f"block_lengths must be positive integers, not {lengths}")
+            return np.asarray(lengths, float) / sum(lengths)
+        if self.copolymer == "alternating" and k > 1:
+            return np.full(k, 1.0 / k)
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,7 +212,8 @@ def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: 
     """Grow, pack and parameterise the cell. ``types`` are the template's GAFF2 types (template atom order).
 
     ``charges``: one array per fragment (the units, then the head and tail groups), each neutral, caps folded; needed
-    for the external charge methods (RESP), computed by ``spec.charges`` otherwise.
+    for the external charge methods (RESP), computed by ``spec.charges`` otherwise. The summary records the
+    composition counted on the chains built and the density and box expected after equilibration.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(spec.seed)
@@ -176,8 +229,14 @@ def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: 
     head_idx, tail_idx, first_idx, last_idx = n_units, n_units + 1, n_units + 2, n_units + 3
 
     dp = prep.dp
+    unit_volumes, end_volume = van_der_waals_volume(prep.units, prep.head, prep.tail)  # same for every seed
     sequences, orders, mirrors = [], [], []
-    for _ in range(spec.n_chains):
+    vdw_volume = 0.0  # of the chains so far, Å³
+
+    def final_box() -> float:  # box edge at the estimated density: V_w / k
+        return (vdw_volume / PACKING_COEFFICIENT) ** (1.0 / 3.0)
+
+    while len(orders) < spec.n_chains or (spec.min_box_length is not None and final_box() < spec.min_box_length):
         seq = monomer_sequence(spec.copolymer, dp, spec.fractions, rng, spec.block_lengths)
         order = [head_idx, *seq, tail_idx]
         # chain-end units take the template's end-unit types when they are the same monomer
@@ -188,6 +247,8 @@ def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: 
         sequences.append(seq)
         orders.append(order)
         mirrors.append([False, *mirror_flags(spec.tacticity, dp, rng), False])
+        vdw_volume += end_volume + sum(unit_volumes[m] for m in seq)
+    n_chains = len(orders)
 
     top = _topology(residues, orders)
     ff = assign(top, params)
@@ -198,18 +259,27 @@ def build(spec: CellSpec, prep: Prepared, types: list[str], frcmod: str, gaff2: 
         return grow_chain(residues, orders[n], mirrors[n], rng, min_distance=spec.min_distance, box=box,
                           obstacles=obstacles)
 
-    packed = grow_in_box(grow, spec.n_chains, box)
+    packed = grow_in_box(grow, n_chains, box)
     coords, images = packed.wrapped()
     dmin, dmin_nb = min_distances(packed.coords, box, top.bonds)
     tacticity = _achieved_tacticity(residues, orders, packed.coords)
     estimated = amber.estimated_parameters(frcmod)
+    counts = np.bincount(np.concatenate(sequences), minlength=n_units)
     summary = {
         "n_atoms": top.n_atoms,
-        "n_chains": spec.n_chains,
+        "n_chains": n_chains,
+        "n_chains_requested": spec.n_chains,
         "degree_of_polymerization": dp,
-        "atoms_per_chain": top.n_atoms // spec.n_chains,
+        "atoms_per_chain": top.n_atoms // n_chains,
+        "composition": (counts / counts.sum()).tolist(),
+        "unit_counts": counts.tolist(),
         "box_length_angstrom": box,
         "density_g_cm3": total_mass / AVOGADRO / (box**3 * 1e-24),
+        "estimated_density_g_cm3": estimated_density(total_mass, vdw_volume),
+        "estimated_final_box_length_angstrom": final_box(),
+        "min_box_length_angstrom": spec.min_box_length,
+        "van_der_waals_volume_angstrom3": {"repeat_units": unit_volumes, "end_groups": end_volume,
+                                           "cell": vdw_volume, "packing_coefficient": PACKING_COEFFICIENT},
         "total_mass_g_mol": total_mass,
         "net_charge": float(top.charges.sum()),
         "min_distance_angstrom": dmin,

@@ -38,8 +38,9 @@ class AmorphousCellWorkChain(WorkChain):
         super().define(spec)
         spec.input("parameters", valid_type=orm.Dict,
                    help="Build options: smiles (list), fractions, copolymer, block_lengths, head_group, "
-                        "tail_group, tacticity, n_chains, atoms_per_chain, degree_of_polymerization, density, "
-                        "min_distance, charges, seed (see aiida_polymer.chem.builder.CellSpec).")
+                        "tail_group, tacticity, n_chains (a minimum), atoms_per_chain, degree_of_polymerization, "
+                        "density, min_distance, min_box_length (Å, at the estimated final density), charges, seed "
+                        "(see aiida_polymer.chem.builder.CellSpec). Contradictory ones fail with exit 202.")
         spec.input("antechamber", valid_type=orm.AbstractCode, help="AmberTools antechamber.")
         spec.input("parmchk2", valid_type=orm.AbstractCode, help="AmberTools parmchk2.")
         spec.input("options", valid_type=orm.Dict, required=False,
@@ -53,7 +54,10 @@ class AmorphousCellWorkChain(WorkChain):
         spec.output("structure", valid_type=orm.StructureData, help="The amorphous cell.")
         spec.output("residues", valid_type=orm.Dict, help="Types and charges of each repeat unit and end group.")
         spec.output("forcefield", valid_type=orm.Dict, help="The GAFF2 parameters used, by atom types.")
-        spec.output("summary", valid_type=orm.Dict, help="Counts, DP, box, density, distances, tacticity.")
+        spec.output("summary", valid_type=orm.Dict,
+                    help="Counts, DP, the composition measured on the built chains (`composition`: mole fractions in "
+                         "the order of `smiles`; `unit_counts`), box, density, estimated final density and box, "
+                         "distances, tacticity.")
         spec.exit_code(201, "ERROR_INVALID_SMILES", message="Invalid SMILES: {message}")
         spec.exit_code(202, "ERROR_INVALID_PARAMETERS", message="Invalid build parameters: {message}")
         spec.exit_code(310, "ERROR_ANTECHAMBER_FAILED", message="antechamber failed (exit status {status}).")

@@ -5,7 +5,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from aiida_polymer.chem.builder import CellSpec, build_cell
+from aiida_polymer.chem import equilibration
+from aiida_polymer.chem.builder import CellSpec, box_length_for_cutoff, build_cell
+from aiida_polymer.chem.cell import PACKING_COEFFICIENT, box_length
 from aiida_polymer.chem.monomer import MonomerError
 
 
@@ -89,3 +91,79 @@ def test_bad_unit_rejected_before_any_work():
         build_cell(CellSpec(smiles=["*CC"]))
     with pytest.raises(ValueError, match="copolymer"):
         CellSpec(smiles=["*CC*", "*CC(*)C"])
+
+
+# Composition: measured on the chains built, and inputs that contradict the sequence rejected.
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"copolymer": "alternating", "fractions": [0.7, 0.3]}, "alternating"),
+    ({"copolymer": "block", "block_lengths": [10, 2], "fractions": [0.5, 0.5]}, r"block_lengths \[10, 2\]"),
+    ({"copolymer": "random", "block_lengths": [10, 2]}, "copolymer = block only"),
+    ({"copolymer": "block", "block_lengths": [10, 2, 3]}, "one length per repeat unit"),
+    ({"copolymer": "block", "block_lengths": [10, 0]}, "positive integers"),
+    ({"copolymer": "block", "block_lengths": [10, 2.5]}, "positive integers"),
+])
+def test_contradictory_composition_rejected(options, message):
+    with pytest.raises(ValueError, match=message):
+        CellSpec(smiles=["*CC*", "*CC(*)C"], **options)
+
+
+def test_consistent_fractions_are_accepted_and_omitted_ones_follow_the_sequence():
+    assert CellSpec(smiles=["*CC*", "*CC(*)C"], copolymer="alternating", fractions=[1, 1]).fractions == [1, 1]
+    assert CellSpec(smiles=["*CC*", "*CC(*)C"], copolymer="block", block_lengths=[10, 2]).fractions == \
+        pytest.approx([10 / 12, 2 / 12])
+    spec = CellSpec(smiles=["*CC*", "*CC(*)C"], copolymer="block", block_lengths=[10, 2], fractions=[0.8333, 0.1667])
+    assert CellSpec(**spec.to_dict()) == spec  # a stored spec validates again
+
+
+def _build(smiles, **options):
+    return build_cell(CellSpec(smiles=smiles, n_chains=2, seed=4, **options)).summary
+
+
+def test_block_lengths_set_the_measured_composition():
+    s = _build(["*CC*", "*CC(*)C"], copolymer="block", block_lengths=[10, 2], degree_of_polymerization=24)
+    assert s["unit_counts"] == [40, 8]
+    assert s["composition"] == pytest.approx([10 / 12, 2 / 12])
+    assert all(Counter(seq) == {"0": 20, "1": 4} for seq in s["monomer_sequences"])
+
+
+def test_random_composition_is_the_exact_counts_not_the_fractions():
+    s = _build(["*CC*", "*CC(*)C"], copolymer="random", fractions=[0.7, 0.3], degree_of_polymerization=9)
+    assert s["unit_counts"] == [12, 6]  # 9 * (0.7, 0.3) = (6.3, 2.7) -> (6, 3) per chain
+    assert s["composition"] == pytest.approx([2 / 3, 1 / 3])
+
+
+def test_homopolymer_composition(ps_cell):
+    assert ps_cell.summary["composition"] == [1.0] and ps_cell.summary["unit_counts"] == [3 * 6]
+
+
+# Box size: enough chains that the box at the estimated final density exceeds twice the MD cut-off.
+
+
+def test_fast_polyethylene_cell_is_larger_than_twice_the_cutoff():
+    settings = equilibration.protocol("fast")
+    cutoff = settings["md"]["cutoff"]
+    spec = CellSpec(smiles=["*CC*"], **{**settings["cell"], "min_box_length": box_length_for_cutoff(cutoff)})
+    s = build_cell(spec).summary
+    assert s["n_chains_requested"] == settings["cell"]["n_chains"] < s["n_chains"]
+    assert s["n_atoms"] == s["n_chains"] * s["atoms_per_chain"]
+    assert s["estimated_final_box_length_angstrom"] >= spec.min_box_length > 2 * cutoff
+    assert box_length(s["total_mass_g_mol"], s["estimated_density_g_cm3"]) == pytest.approx(
+        s["estimated_final_box_length_angstrom"])
+    assert box_length(s["total_mass_g_mol"], 0.85) > 2 * cutoff  # at the real density of amorphous PE too
+    # and no chain more than needed
+    per_chain = s["van_der_waals_volume_angstrom3"]["cell"] / s["n_chains"]
+    assert ((s["n_chains"] - 1) * per_chain / PACKING_COEFFICIENT) ** (1 / 3) < spec.min_box_length
+
+
+def test_without_min_box_length_the_chain_count_is_kept(ps_cell):
+    s = ps_cell.summary
+    assert s["n_chains"] == s["n_chains_requested"] == 3 and s["min_box_length_angstrom"] is None
+    assert s["estimated_density_g_cm3"] == pytest.approx(1.05, rel=0.15)  # polystyrene, short chains
+
+
+@pytest.mark.parametrize("length", [0, -5.0])
+def test_min_box_length_must_be_positive(length):
+    with pytest.raises(ValueError, match="min_box_length"):
+        CellSpec(smiles=["*CC*"], min_box_length=length)

@@ -3,8 +3,17 @@
 import numpy as np
 import pytest
 
-from aiida_polymer.chem.cell import AVOGADRO, PackingError, box_length, grow_in_box, min_distances
+from aiida_polymer.chem.cell import (
+    AVOGADRO,
+    PackingError,
+    box_length,
+    estimated_density,
+    grow_in_box,
+    min_distances,
+    van_der_waals_volume,
+)
 from aiida_polymer.chem.chains import grow_chain
+from aiida_polymer.chem.monomer import parse_end_group, parse_repeat_unit
 from aiida_polymer.chem.residues import Residue
 
 
@@ -56,3 +65,24 @@ def test_overfull_box_raises():
     rng = np.random.default_rng(1)
     with pytest.raises(PackingError, match="lower the initial density"):
         grow_in_box(_grower(40, 8.0, 1.6, rng), 20, 8.0, attempts=3)
+
+
+# Amorphous densities at room temperature (g/cm³; van Krevelen & te Nijenhuis, Properties of Polymers, 4th ed., ch. 4).
+KNOWN_DENSITIES = {"*CC*": 0.85, "*CC(*)c1ccccc1": 1.05, "*CC(*)(C)C(=O)OC": 1.18, "*CC(*)Cl": 1.39}
+
+
+@pytest.mark.parametrize(("smiles", "known"), KNOWN_DENSITIES.items())
+def test_density_estimated_from_the_van_der_waals_volume(smiles, known):
+    unit, methyl = parse_repeat_unit(smiles), parse_end_group("*C")
+    (volume,), _ = van_der_waals_volume([unit], methyl, methyl)
+    rho = estimated_density(unit.mass, volume)
+    assert rho == pytest.approx(known, rel=0.15)
+    assert rho > 0.98 * known  # errs dense, so that a box sized with it is not too small
+
+
+def test_van_der_waals_volumes_of_units_and_end_groups():
+    """Bondi's group increments (J. Phys. Chem. 68, 441 (1964)), cm³/mol: CH2 10.23, CH3 13.67 (× 1.6605 for Å³)."""
+    methyl = parse_end_group("*C")
+    (ch2_ch2,), ends = van_der_waals_volume([parse_repeat_unit("*CC*")], methyl, methyl)
+    assert ch2_ch2 == pytest.approx(2 * 10.23 * 1.6605, rel=0.03)
+    assert ends == pytest.approx(2 * 13.67 * 1.6605, rel=0.03)
