@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from aiida import orm
 from aiida.common.exceptions import NotExistent
@@ -216,7 +217,7 @@ def test_cancelled_job_continues_from_its_restart_file(slurm_computer, pe_data, 
 
     _wait(node, daemon, timeout=120)
     assert node.is_finished_ok, f"[{node.exit_status}] {node.exit_message}"
-    calcs = sorted(node.called, key=lambda n: n.ctime)
+    calcs = sorted((n for n in node.called if n.process_class is LammpsCalculation), key=lambda n: n.ctime)
     # the cancelled job is a failure in the history, not a success
     assert calcs[0].is_failed and calcs[0].exit_status == LammpsCalculation.exit_codes.ERROR_INCOMPLETE.status
     stderr = calcs[0].outputs.retrieved.base.repository.get_object_content("_scheduler-stderr.txt")
@@ -228,6 +229,9 @@ def test_cancelled_job_continues_from_its_restart_file(slurm_computer, pe_data, 
     steps = calcs[1].outputs.thermo.get_array("step")
     assert steps[0] == 300 and steps[-1] == 500
     assert node.outputs.output_parameters["last_step"] == 500
+    # the stage's thermo is both pieces joined: from the start to the end, every step once
+    joined = node.outputs.thermo.get_array("step")
+    assert joined[0] == 0 and joined[-1] == 500 and np.all(np.diff(joined) > 0)
 
 
 def test_psi4_job_with_the_preset_options(slurm_computer, daemon):
