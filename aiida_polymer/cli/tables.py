@@ -6,6 +6,8 @@ import os
 
 from aiida.common.links import LinkType
 
+from ..chem.flags import failed_gate, footnotes, shown_flags
+
 PROFILE = "aiida-polymer"  # the project profile that `make demo` creates
 
 
@@ -20,20 +22,34 @@ def _run_smiles(node) -> str:
 
 
 def format_list(nodes: list) -> str:
-    header = ["PK", "workflow", "state", "repeat units", *(f"{n} [{u}]" if u else n for n, u, _ in KEY_PROPERTIES)]
-    rows = []
+    """One row per run: state, repeat units, key properties ("—" where a value failed its checks) and flags."""
+    header = ["PK", "workflow", "state", "repeat units", *(f"{n} [{u}]" if u else n for n, u, _ in KEY_PROPERTIES),
+              "flags"]
+    rows, seen = [], []
     for node in nodes:
         state = node.process_state.value if node.process_state else "?"
         if node.is_finished:
             state = "ok" if node.is_finished_ok else f"failed [{node.exit_status}]"
         table = node.outputs.properties.get_dict() if "properties" in node.outputs else {}
-        values = [f"{table[n]['value'] * f:.4g}" if table.get(n, {}).get("value") is not None else "-"
-                  for n, _, f in KEY_PROPERTIES]
-        rows.append([str(node.pk), node.process_label, state, _run_smiles(node), *values])
+        values, flags = [], []
+        for name, _, factor in KEY_PROPERTIES:
+            entry = table.get(name)
+            if entry is None:
+                values.append("")
+                continue
+            values.append("—" if failed_gate(entry) else f"{entry['value'] * factor:.4g}")
+            flags += shown_flags(entry)
+        flags = list(dict.fromkeys(flags))
+        seen += flags
+        rows.append([str(node.pk), node.process_label, state, _run_smiles(node), *values, ", ".join(flags)])
     if not rows:
         return "no runs yet: aiida-polymer submit '*CC*' --protocol fast"
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows])
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    if seen:
+        lines += ["", "— : the value failed its own checks (aiida-polymer show PK for the reason)", "Flags:",
+                  *(f"  {line}" for line in footnotes(seen))]
+    return "\n".join(lines)
 
 
 def format_result(node) -> str:
@@ -66,20 +82,27 @@ UNIT_SCALE = {  # display units: (factor, unit)
 
 
 def format_properties(table: dict, converged: bool) -> str:
-    rows = []
+    """value ± standard error, unit and flags per property; a value that failed its own checks is shown as
+    "— (reason)"; the flags are explained below the table."""
+    rows, seen = [], []
     for name, entry in table.items():
         factor, unit = UNIT_SCALE.get(name, (1.0, entry["unit"]))
-        value = entry["value"]
-        err = entry.get("stderr")
-        text = "n/a" if value is None else f"{value * factor:.4g}"
-        if err is not None and value is not None:
-            text += f" ± {err * factor:.2g}"
-        rows.append((name, text, unit, ", ".join(entry.get("flags", []))))
+        value, err = entry["value"], entry.get("stderr")
+        failed = failed_gate(entry)
+        if failed:
+            text = f"— ({failed})"
+        else:
+            text = f"{value * factor:.4g}" + (f" ± {err * factor:.2g}" if err is not None else "")
+        flags = shown_flags(entry)
+        seen += flags
+        rows.append((name, text, unit, ", ".join(flags)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"{'property':<{widths[0]}}  {'value ± standard error':<{widths[1]}}  {'unit':<{widths[2]}}  flags"]
-    lines += [f"{n:<{widths[0]}}  {v:<{widths[1]}}  {u:<{widths[2]}}  {f}" for n, v, u, f in rows]
+    lines += [f"{n:<{widths[0]}}  {v:<{widths[1]}}  {u:<{widths[2]}}  {f}".rstrip() for n, v, u, f in rows]
     if not converged:
         lines.append("NOTE: the production run did not meet the convergence criteria; values are flagged.")
+    if seen:
+        lines += ["Flags:", *(f"  {line}" for line in footnotes(seen))]
     return "\n".join(lines)
 
 
