@@ -67,11 +67,19 @@ def _parse(smiles: str, n_stars: int, what: str) -> Fragment:
         raise MonomerError(f"{what}: empty SMILES")
     RDLogger.DisableLog("rdApp.*")
     try:
-        mol = Chem.MolFromSmiles(smiles)
+        mol = Chem.MolFromSmiles(smiles, sanitize=False)
+        if mol is None:
+            raise MonomerError(f"{what}: cannot parse SMILES {smiles!r} (not valid SMILES syntax)")
+        try:
+            Chem.SanitizeMol(mol)
+        except Exception as exc:  # RDKit's valence and aromaticity errors, e.g. a five-bonded carbon
+            raise MonomerError(f"{what}: SMILES {smiles!r} is not a valid molecule: {exc}") from None
     finally:
         RDLogger.EnableLog("rdApp.*")
-    if mol is None:
-        raise MonomerError(f"{what}: cannot parse SMILES {smiles!r}")
+    fragments = Chem.GetMolFrags(mol)
+    if len(fragments) > 1:
+        raise MonomerError(f"{what}: SMILES {smiles!r} has {len(fragments)} disconnected fragments; a repeat unit "
+                           "or end group is one molecule (no '.')")
     stars = [a for a in mol.GetAtoms() if a.GetAtomicNum() == 0]
     if len(stars) != n_stars:
         raise MonomerError(

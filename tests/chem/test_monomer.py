@@ -45,6 +45,9 @@ def test_end_group():
         ("*C[N+](C)(C)*", "net charge"),
         ("*C[CH]C*", "radical"),
         ("*C[13CH2]*", "isotope"),
+        ("*CC*.O", "2 disconnected fragments"),
+        ("*C(C)(C)(C)(C)*", "not a valid molecule: Explicit valence"),
+        ("*c1cccc1*", "not a valid molecule"),
     ],
 )
 def test_bad_repeat_units_are_rejected_with_a_reason(smiles, message):
