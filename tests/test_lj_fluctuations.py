@@ -4,7 +4,9 @@
 (T* = 1.0) and P = 414 atm (P* ≈ 1.0), a dense liquid (ρ* ≈ 0.81). Nosé–Hoover ``fix npt`` (MTK barostat, samples
 the isothermal-isobaric ensemble). The compressibility and Cp (and α_V) from the fluctuations of one long run must
 agree within 3 combined standard errors with finite differences over runs at neighbouring pressures (±100 atm) and
-temperatures (±10 K); each side's error bar must also be below 15 %, so the comparison cannot pass on vague numbers.
+temperatures (±10 K); each side's error bar must also be below 3 %, so that an error of 15 % fails (3 combined SE
+stay below 13 %). Measured with a 1 ns centre run and 0.3 ns neighbours: fluctuation SE 2.1 % (β_T), 2.5 % (Cp),
+2.9 % (α_V), finite differences 2.3, 1.0, 1.3 %; the runs are 2 ns and 0.5 ns (10 fs steps) to keep clear of 3 %.
 """
 
 import os
@@ -24,6 +26,7 @@ LMP = Path(sys.executable).with_name("lmp") if Path(sys.executable).with_name("l
 N_ATOMS, MASS = 500, 39.948
 T0, P0, DT, DP = 119.8, 414.0, 10.0, 100.0
 NBLOCKS = 10
+MAX_SE = 0.03  # relative standard error of each side
 
 INPUT = """units real
 atom_style atomic
@@ -77,8 +80,8 @@ def runs(tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
     if LMP is None:
         pytest.skip("LAMMPS executable lmp not found")
     root = tmp_path_factory.mktemp("lj")
-    jobs = {"centre": (T0, P0, 100_000), "p_minus": (T0, P0 - DP, 30_000), "p_plus": (T0, P0 + DP, 30_000),
-            "t_minus": (T0 - DT, P0, 30_000), "t_plus": (T0 + DT, P0, 30_000)}
+    jobs = {"centre": (T0, P0, 200_000), "p_minus": (T0, P0 - DP, 50_000), "p_plus": (T0, P0 + DP, 50_000),
+            "t_minus": (T0 - DT, P0, 50_000), "t_plus": (T0 + DT, P0, 50_000)}
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(_run, root / name, *args, seed=4928 + i)
@@ -97,7 +100,8 @@ def _agree(name: str, fluct: tuple[float, float], fd: tuple[float, float]) -> No
     combined = np.hypot(se_a, se_b)
     print(f"{name}: fluctuation {a:.4g} ± {se_a:.2g}, finite difference {b:.4g} ± {se_b:.2g}, "
           f"difference {abs(a - b) / combined:.2f} combined SE ({100 * (a - b) / b:+.1f} %)")
-    assert se_a < 0.15 * abs(a) and se_b < 0.15 * abs(b)
+    assert se_a < MAX_SE * abs(a) and se_b < MAX_SE * abs(b)
+    assert 3 * combined < 0.15 * abs(b)  # the comparison resolves a 15 % error
     assert abs(a - b) <= 3 * combined
 
 
