@@ -42,12 +42,13 @@ def packing_stage(settings: dict[str, Any], seed: int = 1) -> Stage:
 
 
 def compression_stages(settings: dict[str, Any]) -> list[Stage]:
-    """The 21-step table with the protocol's temperatures, pressures and duration scale."""
+    """The 21-step table with the protocol's temperatures, pressures and duration scale; no stage shorter than
+    ``min_duration`` ps (a barostat needs a few of its damping times, 1 ps, to respond to a pressure step)."""
     c, md = settings["compression"], settings["md"]
     temperatures = {"t_max": c["t_max"], "t_final": c["t_final"]}
     stages = []
     for i, (ensemble, temp, pressure, duration) in enumerate(settings["larsen_21_step"], 1):
-        steps = protocols.steps(duration * c["duration_scale"], md["timestep"])
+        steps = protocols.steps(max(duration * c["duration_scale"], c.get("min_duration", 0.0)), md["timestep"])
         stage: dict[str, Any] = {"name": f"compression_{i:02d}", "ensemble": ensemble,
                                  "temperature": float(temperatures[temp]), "steps": steps,
                                  "shake": md.get("shake", False), "thermo_every": max(1, steps // 10), **_md(settings)}
