@@ -6,12 +6,14 @@ from aiida.common.links import LinkType
 from aiida.engine import run_get_node
 from aiida.plugins import WorkflowFactory
 
+from aiida_polymer.chem.analysis import refractive_index
+
 Equilibrate = WorkflowFactory("polymer.equilibrate")
 
 TINY = {
-    "cell": {"n_chains": 3, "atoms_per_chain": 50},
+    "cell": {"n_chains": 3, "atoms_per_chain": 50, "min_box_length": None},  # a tiny box: flagged
     "packing": {"duration": 2},
-    "compression": {"duration_scale": 0.004},
+    "compression": {"duration_scale": 0.004, "min_duration": 0.0},
     "production": {"duration": 3, "max_segments": 2, "sample_every_ps": 0.05, "thermo_every_ps": 0.02},
 }
 PROPERTIES = {"density", "heat_capacity_cp", "heat_capacity_cv", "isothermal_compressibility",
@@ -24,10 +26,18 @@ def _label(node) -> str:
     return node.base.links.get_incoming(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).one().link_label
 
 
+# a PE-b-PP copolymer with blocks of 3 and 1 units (75:25 on long chains), whatever equal fractions the
+# Lorentz–Lorenz step assumed
+BLOCK = {"copolymer": "block", "block_lengths": [3, 1]}
+OPTICAL = {"polarizability": [4.0, 5.7], "repeat_mass": [28.054, 42.081]}
+
+
 @pytest.fixture(scope="module")
 def unconverged(polymer_codes_module):
-    builder = Equilibrate.get_builder_from_protocol(polymer_codes_module["lmp"], "*CC*", protocol="fast",
-                                                    overrides=TINY)
+    overrides = {**TINY, "cell": {**TINY["cell"], **BLOCK}}
+    builder = Equilibrate.get_builder_from_protocol(polymer_codes_module["lmp"], ["*CC*", "*CC(*)C"],
+                                                    protocol="fast", overrides=overrides)
+    builder.optical = orm.Dict(OPTICAL)
     builder.md.lammps.metadata.options = {"withmpi": False, "resources": {"num_machines": 1}}
     return run_get_node(builder)
 
@@ -47,10 +57,28 @@ def test_not_converged_is_flagged_after_the_maximum_segments(unconverged):
     results, _ = unconverged
     assert results["convergence"]["converged"] is False
     properties = results["properties"].get_dict()
-    assert set(properties) == PROPERTIES
+    assert set(properties) == PROPERTIES | {"refractive_index", "dielectric_constant"}
     assert all("not_converged" in p["flags"] for p in properties.values())
+    # the ~11 Å box of 150 atoms is shorter than twice the 10 Å cut-off: every property says so
+    assert all("cutoff_exceeds_half_box" in p["flags"] for p in properties.values())
     assert 0.3 < properties["density"]["value"] < 1.2
     assert properties["density"]["unit"] == "g/cm^3" and properties["density"]["stderr"] > 0
+
+
+def test_refractive_index_uses_the_built_composition(unconverged):
+    results, _ = unconverged
+    summary = results["cell"]["summary"]
+    composition = summary["composition"]
+    # blocks of 3 + 1 units cut to the degree of polymerisation (AAAB AA for 6 units): counted on the chains
+    dp = summary["degree_of_polymerization"]
+    a = 3 * (dp // 4) + min(dp % 4, 3)
+    assert summary["unit_counts"] == [a * summary["n_chains"], (dp - a) * summary["n_chains"]]
+    assert composition == pytest.approx([a / dp, 1 - a / dp])
+    rho = results["properties"]["density"]["value"]
+    expected = refractive_index(OPTICAL["polarizability"], rho, OPTICAL["repeat_mass"], composition)
+    assert results["properties"]["refractive_index"]["value"] == pytest.approx(expected, rel=1e-12)
+    equal = refractive_index(OPTICAL["polarizability"], rho, OPTICAL["repeat_mass"], [0.5, 0.5])
+    assert abs(expected - equal) > 1e-3  # the requested-fractions answer would differ
 
 
 def test_converged_run_stops_after_one_segment(unconverged, polymer_codes_module):
@@ -59,7 +87,8 @@ def test_converged_run_stops_after_one_segment(unconverged, polymer_codes_module
                                        "rg")}
     builder = Equilibrate.get_builder_from_protocol(
         polymer_codes_module["lmp"], "*CC*", protocol="fast",
-        overrides={**TINY, "compression": {"duration_scale": 0.001}, "convergence": {"thresholds": generous}})
+        overrides={**TINY, "compression": {"duration_scale": 0.001, "min_duration": 0.0},
+                   "convergence": {"thresholds": generous}})
     builder.pop("cell")
     builder.data_file = results["cell"]["data_file"]
     builder.md.lammps.metadata.options = {"withmpi": False, "resources": {"num_machines": 1}}

@@ -47,6 +47,16 @@ def test_property_table_includes_the_optical_properties(finished):
                                        "thermal_diffusivity"}
     assert len(table) == 17
     assert all("not_converged" in entry["flags"] for entry in table.values())  # fast: nothing converges
+    units = {"density": "g/cm^3", "heat_capacity_cp": "J/(kg K)", "heat_capacity_cv": "J/(kg K)",
+             "isothermal_compressibility": "1/Pa", "isentropic_compressibility": "1/Pa",
+             "isothermal_bulk_modulus": "Pa", "isentropic_bulk_modulus": "Pa", "volumetric_thermal_expansion": "1/K",
+             "linear_thermal_expansion": "1/K", "self_diffusion": "m^2/s", "rg": "Angstrom", "nematic_order": "1",
+             "dielectric_orientational": "1", "refractive_index": "1", "dielectric_constant": "1",
+             "thermal_conductivity": "W/(m K)", "thermal_diffusivity": "m^2/s"}
+    for name, entry in table.items():  # every entry as the table promises: value, unit, stderr, a list of flags
+        assert {"value", "unit", "stderr", "flags"} <= set(entry), name
+        assert entry["unit"] == units[name] and isinstance(entry["flags"], list), name
+        assert entry["value"] is not None and np.isfinite(entry["value"]), name
     n = table["refractive_index"]["value"]
     assert 1.3 < n < 1.7  # polyethylene: 1.48; fast: HF/aug-cc-pVDZ α (4.0 Å³) but an unconverged density
     eps = table["dielectric_constant"]["value"]
@@ -57,6 +67,8 @@ def test_fast_protocol_runs_nemd_on_the_unconverged_cell(finished):
     results, node = finished
     kappa = results["properties"]["thermal_conductivity"]
     assert "skipped" not in kappa["flags"] and kappa["unit"] == "W/(m K)"
+    assert np.isfinite(kappa["value"]) and kappa["value"] > 0  # noise on fast, but a real κ of a real run
+    assert kappa["stderr"] is not None and np.isfinite(kappa["stderr"]) and kappa["stderr"] > 0
     nemd = node.outputs.nemd.nemd.get_dict()  # the analysis: gradient, flux and the fits of both halves
     assert len(nemd["r2"]) == 2
 

@@ -34,24 +34,31 @@ def backbone_vectors(data) -> tuple[np.ndarray, np.ndarray]:
     return v / np.linalg.norm(v, axis=1, keepdims=True), data.molecule[bonds[:, 0]]
 
 
+def chain_masses(data) -> np.ndarray:
+    """Mass (g/mol) of each molecule of the data file, in molecule-ID order (the order of ``com/chunk``)."""
+    ids, index = np.unique(data.molecule, return_inverse=True)
+    return np.bincount(index, weights=data.mass, minlength=len(ids))
+
+
 @calcfunction
-def compute_properties(thermo: orm.ArrayData, rg: orm.ArrayData, msd: orm.ArrayData, dipole: orm.ArrayData,
+def compute_properties(thermo: orm.ArrayData, rg: orm.ArrayData, com: orm.ArrayData, dipole: orm.ArrayData,
                        final_data: orm.SinglefileData, convergence: orm.Dict, parameters: orm.Dict) -> orm.Dict:
     """The equilibrium property table {name: {value, unit, stderr, flags}} of the production run.
 
-    ``parameters``: temperature (K), pressure (atm), timestep (fs) and optionally polarizability (Å³) with
-    repeat_mass (g/mol) and, for copolymers, fractions, for the refractive index and the dielectric constant.
+    Time series carry their own time axis (fs, what the stage ran: after a timestep halving not the protocol's).
+    ``parameters``: temperature (K), pressure (atm), optional flags for every property, and optionally
+    polarizability (Å³) with repeat_mass (g/mol) and, for copolymers, fractions (the composition of the built
+    chains), for the refractive index and the dielectric constant.
     """
     p = parameters.get_dict()
     data = read_data(final_data.get_content())
     series = _thermo(thermo)
-    msd_steps = msd.get_array("step")
-    msd_values = msd.get_array("values").mean(axis=1)  # centre-of-mass MSD averaged over chains
-    flags = [] if convergence["converged"] else ["not_converged"]
+    flags = [*p.get("flags", []), *([] if convergence["converged"] else ["not_converged"])]
     vectors, chains = backbone_vectors(data)
     table = analysis.properties(
         series, data.total_mass, temp=p["temperature"], press=p["pressure"], rg=rg.get_array("values"),
-        msd=((msd_steps - msd_steps[0]) * p["timestep"], msd_values), dipole=dipole.get_array("dipole"),
-        nematic_vectors=vectors, nematic_groups=chains, polarizability=p.get("polarizability"),
-        repeat_mass=p.get("repeat_mass"), fractions=p.get("fractions"), flags=flags)
+        com=(com.get_array("time"), com.get_array("values")), chain_masses=chain_masses(data),
+        dipole=dipole.get_array("dipole"), nematic_vectors=vectors, nematic_groups=chains,
+        polarizability=p.get("polarizability"), repeat_mass=p.get("repeat_mass"), fractions=p.get("fractions"),
+        flags=flags)
     return orm.Dict(table)

@@ -9,6 +9,7 @@ from aiida.plugins import WorkflowFactory
 
 from ..calcfunctions.properties import check_convergence, compute_properties
 from ..chem import equilibration
+from ..chem.builder import box_length_for_cutoff
 from .amorphous_cell import AmorphousCellWorkChain
 
 LammpsBaseWorkChain = WorkflowFactory("polymer.lammps.base")
@@ -31,8 +32,9 @@ class EquilibrateWorkChain(WorkChain):
         spec.input("protocol", valid_type=orm.Dict,
                    help="Expanded protocol settings (see aiida_polymer/protocols/equilibrate.yaml).")
         spec.input("optical", valid_type=orm.Dict, required=False,
-                   help="For the refractive index and ε_dc: polarizability (Å³, one per repeat unit, H-capped), "
-                        "repeat_mass (g/mol, without caps) and fractions (mole fractions, copolymers).")
+                   help="For the refractive index and ε_dc: polarizability (Å³, one per repeat unit, H-capped) and "
+                        "repeat_mass (g/mol, without caps); the mole fractions of a copolymer are those of the cell "
+                        "built here (its summary's composition), or `fractions` with a given data_file.")
         spec.inputs.validator = cls._validate_inputs
         spec.outline(
             if_(cls.should_build_cell)(cls.build_cell, cls.inspect_cell),
@@ -43,7 +45,8 @@ class EquilibrateWorkChain(WorkChain):
         )
         spec.expose_outputs(AmorphousCellWorkChain, namespace="cell", namespace_options={"required": False})
         spec.output("final_data", valid_type=orm.SinglefileData, help="Data file at the end of production.")
-        spec.output("thermo", valid_type=orm.ArrayData, help="Thermo series of the last production segment.")
+        spec.output("thermo", valid_type=orm.ArrayData,
+                    help="Thermo series of the last production segment (all its pieces, when it was continued).")
         spec.output("convergence", valid_type=orm.Dict, help="The convergence checks of the last segment.")
         spec.output("properties", valid_type=orm.Dict, help="{name: {value, unit, stderr, flags}}.")
         spec.exit_code(201, "ERROR_INVALID_PROTOCOL", message="Invalid protocol settings: {message}")
@@ -63,12 +66,14 @@ class EquilibrateWorkChain(WorkChain):
         """A builder for SMILES → equilibrated cell → properties with ``fast``/``moderate``/``precise`` settings.
 
         ``overrides`` update protocol sections (e.g. ``{"production": {"duration": 100}}``, ``{"cell": {...}}``).
+        The cell gets enough chains for its box to exceed twice the pair cut-off (``cell.min_box_length``).
         AmberTools codes default to ``antechamber``/``parmchk2`` on the LAMMPS code's computer.
         """
         settings = equilibration.protocol(protocol, overrides)
         computer = code.computer.label
         builder = cls.get_builder()
         builder.cell.parameters = orm.Dict({"smiles": [smiles] if isinstance(smiles, str) else list(smiles),
+                                            "min_box_length": box_length_for_cutoff(settings["md"]["cutoff"]),
                                             **settings["cell"]})
         builder.cell.antechamber = antechamber or orm.load_code(f"antechamber@{computer}")
         builder.cell.parmchk2 = parmchk2 or orm.load_code(f"parmchk2@{computer}")
@@ -130,6 +135,12 @@ class EquilibrateWorkChain(WorkChain):
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_STAGE_FAILED.format(stage=name, message=node.exit_message)
         self.ctx.previous = node
+        summary = node.outputs.output_parameters
+        self.ctx.half_box = bool(summary.get("cutoff_exceeds_half_box"))
+        if self.ctx.half_box:
+            self.report(f"WARNING: in {name} the pair cut-off {summary['cutoff']:g} Å exceeded half the box "
+                        f"({summary['min_box_length']:.2f} Å): atoms interact with their own periodic images; "
+                        f"build a larger cell (more chains)")
         return None
 
     def inspect_stage(self):
@@ -163,9 +174,11 @@ class EquilibrateWorkChain(WorkChain):
             self.report(f"NOT CONVERGED after {self.ctx.segment} production segments: properties are flagged")
         p = self.ctx.settings["production"]
         optical = self.inputs.optical.get_dict() if "optical" in self.inputs else {}
-        parameters = orm.Dict({"temperature": p["temperature"], "pressure": p["pressure"],
-                               "timestep": self.ctx.settings["md"]["timestep"], **optical})
-        props = compute_properties(node.outputs.thermo, node.outputs.rg, node.outputs.msd, node.outputs.dipole,
+        if optical and "cell" in self.ctx:  # Lorentz–Lorenz with the composition of the chains actually built
+            optical["fractions"] = self.ctx.cell.outputs.summary["composition"]
+        flags = ["cutoff_exceeds_half_box"] if self.ctx.half_box else []
+        parameters = orm.Dict({"temperature": p["temperature"], "pressure": p["pressure"], "flags": flags, **optical})
+        props = compute_properties(node.outputs.thermo, node.outputs.rg, node.outputs.com, node.outputs.dipole,
                                    node.outputs.final_data, self.ctx.convergence, parameters)
         self.out("final_data", node.outputs.final_data)
         self.out("thermo", node.outputs.thermo)

@@ -164,6 +164,7 @@ class ThermalConductivityWorkChain(WorkChain):
                             f"{self.inputs.density.value:.4f} g/cm³")
         self.ctx.analysis = analysis
         self.ctx.previous = None
+        self.ctx.runs = []
         self.ctx.reason = self.should_skip(
             self.inputs.equilibrium_properties.get_dict() if "equilibrium_properties" in self.inputs else None,
             self.inputs.convergence.get_dict() if "convergence" in self.inputs else None,
@@ -201,6 +202,7 @@ class ThermalConductivityWorkChain(WorkChain):
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_STAGE_FAILED.format(stage=stage["name"], message=node.exit_message)
         self.ctx.previous = node
+        self.ctx.runs.append(node)
         return None
 
     def analyse(self):
@@ -215,6 +217,9 @@ class ThermalConductivityWorkChain(WorkChain):
                 parameters[key] = self.inputs[key].value
         if "density" in self.inputs:
             parameters["rescaled_to_density"] = self.inputs.density.value
+        if any(stage.outputs.output_parameters.get("cutoff_exceeds_half_box") for stage in self.ctx.runs):
+            self.report("WARNING: the pair cut-off exceeded half the box: atoms interact with their own images")
+            parameters["flags"] = ["cutoff_exceeds_half_box"]
         results, node = compute_thermal_conductivity.run_get_node(parameters=orm.Dict(parameters), **arrays)
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_ANALYSIS_FAILED.format(message=node.exit_message)
