@@ -88,8 +88,9 @@ def test_unconverged_cell_skips_nemd_when_equilibrium_is_required(finished, poly
 
 
 def test_failed_nemd_still_outputs_the_table(finished, polymer_codes_module):
-    """A NEMD failure (here an invalid NEMD protocol) ends with exit 403, the equilibrium table still output."""
-    builder = _builder(polymer_codes_module, nemd={"nemd": {"n_slabs": 1}})
+    """A NEMD failure (here a NEMD protocol the schema accepts but the stage refuses at run time: a profile window
+    not a multiple of profile_every) ends with exit 403, the equilibrium table still output."""
+    builder = _builder(polymer_codes_module, nemd={"nemd": {"profile_window": 401}})
     with enable_caching():
         results, node = run_get_node(builder)
     assert node.exit_status == 403, node.exit_message

@@ -19,10 +19,10 @@ def load_protocols() -> dict[str, Any]:
 
 
 def protocol(name: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One protocol's settings, with ``overrides`` merged in section by section."""
-    settings = protocols.settings(PROTOCOL_FILE, name, overrides)
-    settings["larsen_21_step"] = load_protocols()["larsen_21_step"]
-    return settings
+    """One protocol's validated settings with ``overrides`` merged in recursively, and the file's
+    ``larsen_21_step`` table (:func:`aiida_polymer.chem.protocols.settings`; a bad key raises
+    :class:`~aiida_polymer.chem.protocols.ProtocolError`)."""
+    return protocols.settings(PROTOCOL_FILE, name, overrides)
 
 
 def _md(settings: dict[str, Any]) -> dict[str, Any]:

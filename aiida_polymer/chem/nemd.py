@@ -391,7 +391,8 @@ def skip_reason(
 
 
 def protocol(name: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One protocol's settings (``aiida_polymer/protocols/nemd.yaml``), ``overrides`` merged section by section."""
+    """One protocol's validated settings (``aiida_polymer/protocols/nemd.yaml``) with ``overrides`` merged in
+    recursively (:func:`aiida_polymer.chem.protocols.settings`)."""
     return protocols.settings(PROTOCOL_FILE, name, overrides)
 
 

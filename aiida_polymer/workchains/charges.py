@@ -19,7 +19,8 @@ SECTIONS = ("conformers", "optimize", "esp", "grid", "polarizability")
 
 
 def protocol(name: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The charge protocol ``name`` (fast / moderate / precise) with ``overrides`` merged section by section."""
+    """The validated charge protocol ``name`` (fast / moderate / precise) with ``overrides`` merged in recursively
+    (:func:`aiida_polymer.chem.protocols.settings`)."""
     return protocols.settings(PROTOCOL_FILE, name, overrides)
 
 
@@ -36,9 +37,10 @@ class ChargesWorkChain(WorkChain):
         super().define(spec)
         spec.input("smiles", valid_type=orm.Str, help="Repeat unit (two `*`) or end group (one `*`).")
         spec.input("code", valid_type=orm.AbstractCode, help="The psi4 code.")
-        spec.input("parameters", valid_type=orm.Dict,
+        spec.input("parameters", valid_type=orm.Dict, validator=cls._validate_parameters,
                    help="The protocol settings: conformers, optimize, esp, grid, polarizability (see "
-                        "protocols/charges.yaml); polarizability null skips it.")
+                        "protocols/charges.yaml, checked against its schema in chem/protocol_schema.py); "
+                        "polarizability null skips it.")
         spec.input("options", valid_type=orm.Dict, required=False, help="metadata.options of the psi4 jobs.")
         spec.input("total_charge", valid_type=orm.Int, default=lambda: orm.Int(0))
         spec.outline(
@@ -59,6 +61,11 @@ class ChargesWorkChain(WorkChain):
         spec.exit_code(401, "ERROR_OPTIMIZATIONS_FAILED", message="No conformer optimisation finished.")
         spec.exit_code(402, "ERROR_ESP_FAILED", message="The ESP calculation failed: {message}")
         spec.exit_code(403, "ERROR_POLARIZABILITY_FAILED", message="The polarizability calculation failed: {message}")
+
+    @staticmethod
+    def _validate_parameters(value: orm.Dict, _) -> str | None:
+        """The schema's message for protocol settings that do not fit it (refused before anything runs)."""
+        return protocols.check(value.get_dict(), PROTOCOL_FILE)
 
     def validate(self):
         def check():

@@ -8,7 +8,7 @@ from aiida.engine import ToContext, WorkChain, if_, while_
 from aiida.plugins import WorkflowFactory
 
 from ..calcfunctions.properties import check_convergence, compute_properties
-from ..chem import equilibration
+from ..chem import equilibration, protocols
 from ..chem.builder import box_length_for_cutoff
 from .amorphous_cell import AmorphousCellWorkChain
 
@@ -29,8 +29,9 @@ class EquilibrateWorkChain(WorkChain):
                    help="Start from this data file (as written by polymer.amorphous_cell) instead of building a cell.")
         spec.expose_inputs(LammpsBaseWorkChain, namespace="md", exclude=STAGE_INPUTS)
         spec.inputs["md"]["lammps"].validator = None  # data_file / parent_folder are set per stage here
-        spec.input("protocol", valid_type=orm.Dict,
-                   help="Expanded protocol settings (see aiida_polymer/protocols/equilibrate.yaml).")
+        spec.input("protocol", valid_type=orm.Dict, validator=cls._validate_protocol,
+                   help="Expanded protocol settings (see aiida_polymer/protocols/equilibrate.yaml), checked against "
+                        "its schema (aiida_polymer/chem/protocol_schema.py).")
         spec.input("optical", valid_type=orm.Dict, required=False,
                    help="For the refractive index and ε_dc: polarizability (Å³, one per repeat unit, H-capped) and "
                         "repeat_mass (g/mol, without caps); the mole fractions of a copolymer are those of the cell "
@@ -54,6 +55,11 @@ class EquilibrateWorkChain(WorkChain):
         spec.exit_code(401, "ERROR_STAGE_FAILED", message="MD stage {stage} failed: {message}")
 
     @staticmethod
+    def _validate_protocol(value: orm.Dict, _) -> str | None:
+        """The schema's message for a protocol Dict that does not fit it (refused before anything runs)."""
+        return protocols.check(value.get_dict(), equilibration.PROTOCOL_FILE)
+
+    @staticmethod
     def _validate_inputs(inputs, _):
         if bool(inputs.get("cell")) == ("data_file" in inputs):
             return "give exactly one of `cell` (build from SMILES) or `data_file`"
@@ -65,7 +71,9 @@ class EquilibrateWorkChain(WorkChain):
                                   parmchk2: orm.AbstractCode | None = None, options: dict | None = None):
         """A builder for SMILES → equilibrated cell → properties with ``fast``/``moderate``/``precise`` settings.
 
-        ``overrides`` update protocol sections (e.g. ``{"production": {"duration": 100}}``, ``{"cell": {...}}``).
+        ``overrides`` are merged recursively into the protocol (e.g. ``{"production": {"duration": 100}}``,
+        ``{"cell": {...}}``); an unknown key, a wrong type or an unphysical value raises
+        :class:`~aiida_polymer.chem.protocols.ProtocolError` naming it.
         The cell gets enough chains for its box to exceed twice the pair cut-off (``cell.min_box_length``).
         AmberTools codes default to ``antechamber``/``parmchk2`` on the LAMMPS code's computer.
         """

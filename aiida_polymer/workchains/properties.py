@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiida import orm
@@ -10,6 +12,8 @@ from aiida.engine import ToContext, WorkChain, if_
 
 from ..calcfunctions.collect import assemble_charges, merge_properties
 from ..calcfunctions.system import cell_spec
+from ..chem import protocols
+from ..chem.protocol_schema import PROPERTIES_OVERRIDES
 from ..presets.resources import stage_options
 from .amorphous_cell import AmorphousCellWorkChain, input_error
 from .charges import ChargesWorkChain
@@ -76,24 +80,30 @@ class PropertiesWorkChain(WorkChain):
                                   options: dict[str, dict] | None = None, temperature: float | None = None,
                                   pressure: float | None = None):
         """A ready builder. ``codes``: ``lmp``, ``psi4``, ``antechamber``, ``parmchk2`` (any computers);
-        ``overrides``: ``{"charges": {...}, "equilibrate": {...}}`` protocol sections (``equilibrate`` takes the
-        sections of protocols/equilibrate.yaml, e.g. ``{"cell": {"tacticity": "isotactic"}}``); ``options``:
+        ``overrides``: ``{"charges": {...}, "equilibrate": {...}, "nemd": {...}}``, each merged recursively into
+        that protocol file's settings (``equilibrate`` takes the sections of protocols/equilibrate.yaml, e.g.
+        ``{"cell": {"tacticity": "isotactic"}}``; ``nemd`` those of protocols/nemd.yaml, e.g.
+        ``{"nemd": {"method": "langevin"}}``); an unknown or wrong key raises
+        :class:`~aiida_polymer.chem.protocols.ProtocolError` naming it; ``options``:
         ``metadata.options`` per stage (``psi4``, ``amber``, ``lammps``, ``nemd``), default from the computers'
         schedulers and the protocol (:func:`aiida_polymer.presets.resources.stage_options`); ``temperature`` (K)
         and ``pressure`` (atm): the state point of the compression's end, the production and the NEMD run."""
         if protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+            raise protocols.ProtocolError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+        protocols.validate(overrides or {}, PROPERTIES_OVERRIDES, "properties overrides")
         overrides, options = _state_point(overrides or {}, temperature, pressure), options or {}
 
         def stage(name: str, code: orm.AbstractCode, preset: str) -> dict:
             return options.get(name) or stage_options(preset, code.computer, protocol)
 
         builder = cls.get_builder()
-        equilibrate = EquilibrateWorkChain.get_builder_from_protocol(
-            codes["lmp"], smiles, protocol, overrides.get("equilibrate"), antechamber=codes["antechamber"],
-            parmchk2=codes["parmchk2"], options=stage("lammps", codes["lmp"], "equilibration"))
+        with _overrides("equilibrate"):
+            equilibrate = EquilibrateWorkChain.get_builder_from_protocol(
+                codes["lmp"], smiles, protocol, overrides.get("equilibrate"), antechamber=codes["antechamber"],
+                parmchk2=codes["parmchk2"], options=stage("lammps", codes["lmp"], "equilibration"))
         equilibrate.cell.options = orm.Dict(stage("amber", codes["antechamber"], "amber"))
-        charges = charges_protocol(protocol, overrides.get("charges"))
+        with _overrides("charges"):
+            charges = charges_protocol(protocol, overrides.get("charges"))
         if charges.get("charges", "resp") == "resp":
             parameters = equilibrate.cell.parameters.get_dict()
             equilibrate.cell.parameters = orm.Dict({**parameters, "charges": "resp"})
@@ -102,9 +112,10 @@ class PropertiesWorkChain(WorkChain):
                                                                            "polarizability")})
             builder.charges.options = orm.Dict(stage("psi4", codes["psi4"], "psi4"))
         builder.equilibrate._data = equilibrate._data
-        nemd = ThermalConductivityWorkChain.get_builder_from_protocol(
-            codes["lmp"], protocol=protocol, overrides=overrides.get("nemd"),
-            options=stage("nemd", codes["lmp"], "nemd"))
+        with _overrides("nemd"):
+            nemd = ThermalConductivityWorkChain.get_builder_from_protocol(
+                codes["lmp"], protocol=protocol, overrides=overrides.get("nemd"),
+                options=stage("nemd", codes["lmp"], "nemd"))
         builder.nemd._update({"md": nemd.md._inputs(prune=True), "protocol": nemd.protocol})
         builder.nemd_requires_equilibrium = orm.Bool(protocol != "fast")
         return builder
@@ -200,20 +211,23 @@ class PropertiesWorkChain(WorkChain):
         return None
 
 
+@contextmanager
+def _overrides(name: str) -> Iterator[None]:
+    """Name ``overrides[name]`` in the protocol errors raised inside (their paths are relative to it)."""
+    try:
+        yield
+    except protocols.ProtocolError as exc:
+        raise protocols.ProtocolError([f"overrides[{name!r}]: {error}" for error in exc.errors]) from None
+
+
 def _state_point(overrides: dict[str, Any], temperature: float | None, pressure: float | None) -> dict[str, Any]:
     """``overrides`` with the temperature and pressure set in every stage that has them."""
-    sections = {"equilibrate": {"compression": {}, "production": {}}, "nemd": {}}
+    state: dict[str, Any] = {}
     if temperature is not None:
-        sections["equilibrate"]["compression"]["t_final"] = temperature
-        sections["equilibrate"]["production"]["temperature"] = temperature
-        sections["nemd"]["temperature"] = temperature
+        state = protocols.merge(state, {"equilibrate": {"compression": {"t_final": temperature},
+                                                        "production": {"temperature": temperature}},
+                                        "nemd": {"temperature": temperature}})
     if pressure is not None:
-        sections["equilibrate"]["compression"]["p_final"] = pressure
-        sections["equilibrate"]["production"]["pressure"] = pressure
-    merged = {key: dict(value) for key, value in overrides.items()}
-    for key, section in sections["equilibrate"].items():
-        if section:
-            merged.setdefault("equilibrate", {})[key] = {**merged.get("equilibrate", {}).get(key, {}), **section}
-    if sections["nemd"]:
-        merged["nemd"] = {**merged.get("nemd", {}), **sections["nemd"]}
-    return merged
+        state = protocols.merge(state, {"equilibrate": {"compression": {"p_final": pressure},
+                                                        "production": {"pressure": pressure}}})
+    return protocols.merge({k: v for k, v in overrides.items() if v is not None}, state)

@@ -11,7 +11,7 @@ from aiida.engine import ToContext, WorkChain, if_, while_
 from aiida.plugins import CalculationFactory, WorkflowFactory
 
 from ..calcfunctions.nemd import compute_thermal_conductivity, skipped_thermal_conductivity
-from ..chem import nemd
+from ..chem import nemd, protocols
 from ..chem.analysis import density as analysis_density
 from ..chem.lammps_io import read_data
 
@@ -51,7 +51,9 @@ class ThermalConductivityWorkChain(WorkChain):
             "protocol",
             valid_type=orm.Dict,
             default=lambda: orm.Dict(nemd.protocol()),
-            help="Expanded protocol settings (see aiida_polymer/protocols/nemd.yaml); default: moderate.",
+            validator=cls._validate_protocol,
+            help="Expanded protocol settings (see aiida_polymer/protocols/nemd.yaml), checked against its schema "
+            "(aiida_polymer/chem/protocol_schema.py); default: moderate.",
         )
         spec.input(
             "density",
@@ -114,6 +116,11 @@ class ThermalConductivityWorkChain(WorkChain):
         )
 
     @staticmethod
+    def _validate_protocol(value: orm.Dict, _) -> str | None:
+        """The schema's message for a protocol Dict that does not fit it (refused before anything runs)."""
+        return protocols.check(value.get_dict(), nemd.PROTOCOL_FILE)
+
+    @staticmethod
     def _validate_inputs(inputs, _):
         if ("final_data" in inputs) == ("parent_folder" in inputs):
             return "give exactly one of `final_data` or `parent_folder`"
@@ -134,7 +141,9 @@ class ThermalConductivityWorkChain(WorkChain):
         overrides: dict | None = None,
         options: dict | None = None,
     ):
-        """A builder with ``fast``/``moderate``/``precise`` settings; ``overrides`` update protocol sections."""
+        """A builder with ``fast``/``moderate``/``precise`` settings; ``overrides`` are merged recursively into the
+        protocol (e.g. ``{"nemd": {"method": "langevin"}}``); a bad key raises
+        :class:`~aiida_polymer.chem.protocols.ProtocolError` naming it."""
         builder = cls.get_builder()
         if final_data is not None:
             builder.final_data = final_data
