@@ -54,6 +54,9 @@ def executables() -> dict[str, tuple[Path | None, str, str]]:
     }
 
 
+PLUGINS = {"antechamber": "core.shell", "parmchk2": "core.shell", "lmp": "polymer.lammps", "psi4": "polymer.psi4"}
+
+
 def ensure_codes(computer: orm.Computer) -> dict[str, orm.AbstractCode]:
     """Create (once) an InstalledCode for each executable present; return them by label."""
     codes: dict[str, orm.AbstractCode] = {}
@@ -67,7 +70,6 @@ def ensure_codes(computer: orm.Computer) -> dict[str, orm.AbstractCode]:
             pass
         code = orm.InstalledCode(label=label, computer=computer, filepath_executable=str(path),
                                  description=description, prepend_text=prepend)
-        if label in ("antechamber", "parmchk2"):
-            code.default_calc_job_plugin = "core.shell"
+        code.default_calc_job_plugin = PLUGINS[label]
         codes[label] = code.store()
     return codes

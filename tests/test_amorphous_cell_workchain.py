@@ -66,13 +66,19 @@ def test_contradictory_composition_exit_202_before_any_job(polymer_codes, option
 
 
 def test_properties_rejects_contradictory_composition_with_exit_202(polymer_codes):
-    """polymer.properties validates the cell parameters the same way, before the quantum chemistry."""
+    """polymer.properties refuses the contradiction when its builder is made, and a hand-built input fails the same
+    way with exit 202 before the quantum chemistry."""
     Properties = WorkflowFactory("polymer.properties")
     local = {"withmpi": False, "resources": {"num_machines": 1, "num_mpiprocs_per_machine": 1}}
+    contradictory = {"copolymer": "alternating", "fractions": [0.7, 0.3]}
+    with pytest.raises(ValueError, match="alternating"):
+        Properties.get_builder_from_protocol(polymer_codes, ["*CC*", "*CC(*)C"], protocol="fast",
+                                             overrides={"equilibrate": {"cell": contradictory}})
     builder = Properties.get_builder_from_protocol(
-        polymer_codes, ["*CC*", "*CC(*)C"], protocol="fast",
-        overrides={"equilibrate": {"cell": {"copolymer": "alternating", "fractions": [0.7, 0.3]}}},
-        options={"lammps": local, "amber": local, "psi4": local, "nemd": local})
+        polymer_codes, ["*CC*", "*CC(*)C"], protocol="fast", overrides={"equilibrate": {"cell": {
+            "copolymer": "alternating"}}}, options={"lammps": local, "amber": local, "psi4": local, "nemd": local})
+    parameters = builder.equilibrate.cell.parameters.get_dict()
+    builder.equilibrate.cell.parameters = orm.Dict({**parameters, **contradictory})
     _, node = run_get_node(builder)
     assert node.exit_status == 202 and not node.called
     assert "alternating" in node.exit_message

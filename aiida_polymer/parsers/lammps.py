@@ -27,6 +27,7 @@ from ..chem.lammps_input import (
 from ..chem.lammps_io import read_vector_frames
 from ..chem.lammps_log import parse_log
 from ..chem.nemd import read_flux, read_heat_flux, read_profile
+from . import read_text
 
 EXIT_BY_KIND = {"lost_atoms": "ERROR_LOST_ATOMS", "bond_atoms_missing": "ERROR_BOND_ATOMS_MISSING",
                 "shake_failure": "ERROR_SHAKE", "out_of_range_atoms": "ERROR_OUT_OF_RANGE_ATOMS",
@@ -70,13 +71,13 @@ class LammpsParser(Parser):
         if LOG not in names:
             return self.exit_codes.ERROR_NO_LOG
         try:
-            log = parse_log(retrieved.base.repository.get_object_content(LOG))
+            log = parse_log(read_text(retrieved, LOG))
         except Exception as exc:
             return self.exit_codes.ERROR_LOG_UNPARSABLE.format(message=str(exc))
         if log.truncated and not log.errors:
             stdout = self.node.get_option("scheduler_stdout")
             if stdout in names:
-                screen = parse_log(retrieved.base.repository.get_object_content(stdout))
+                screen = parse_log(read_text(retrieved, stdout))
                 log.errors, log.error_kind = screen.errors, screen.error_kind
 
         thermo = log.thermo(concatenate=False)  # the MD run is the stage's last run
@@ -101,7 +102,8 @@ class LammpsParser(Parser):
             message = log.errors[0] if log.errors else "non-finite thermo values"
             return getattr(self.exit_codes, EXIT_BY_KIND[log.error_kind]).format(message=message.splitlines()[0])
         if log.truncated:
-            return self.exit_codes.ERROR_INCOMPLETE.format(step=log.last_step)
+            step = log.last_step if log.last_step is not None else "0 (no thermo output: a log cut or not LAMMPS's)"
+            return self.exit_codes.ERROR_INCOMPLETE.format(step=step)
         if not thermo:
             return self.exit_codes.ERROR_NO_THERMO
         if log.timeout and (log.last_step or 0) < target:
@@ -109,7 +111,9 @@ class LammpsParser(Parser):
         return None
 
     def _parse_samples(self, names: list[str], stage: Stage) -> None:
-        content = self.retrieved.base.repository.get_object_content
+        def content(name: str) -> str:
+            return read_text(self.retrieved, name)
+
         tables = {}
         if OUTPUT_FILES["rg"] in names:
             steps, values = read_vector_file(content(OUTPUT_FILES["rg"]))

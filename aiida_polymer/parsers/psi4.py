@@ -7,6 +7,7 @@ from aiida.parsers import Parser
 
 from ..calculations.psi4 import OUTPUT
 from ..chem.psi4_io import ESP_FILE, GEOMETRY_FILE, parse_output
+from . import read_text
 
 
 def molecule(elements: list[str], coords) -> orm.StructureData:
@@ -22,7 +23,9 @@ class Psi4Parser(Parser):
 
     def parse(self, **kwargs):
         names = self.retrieved.base.repository.list_object_names()
-        content = self.retrieved.base.repository.get_object_content
+        def content(name: str) -> str:
+            return read_text(self.retrieved, name)
+
         files = {name: content(name) for name in (ESP_FILE, GEOMETRY_FILE) if name in names}
         result = parse_output(content(OUTPUT) if OUTPUT in names else None, files)
         if result.error_kind == "missing_output":

@@ -9,9 +9,9 @@ from aiida import orm
 from aiida.engine import ExitCode, ToContext, WorkChain
 from aiida_shell import ShellJob
 
-from ..calcfunctions.system import build_cell, build_template, cell_spec
+from ..calcfunctions.system import build_cell, build_template
 from ..chem import amber
-from ..chem.builder import CHARGE_METHODS
+from ..chem.builder import CHARGE_METHODS, CellSpec
 from ..chem.monomer import MonomerError, parse_end_group, parse_repeat_unit
 
 
@@ -75,12 +75,18 @@ class AmorphousCellWorkChain(WorkChain):
             if key in params:
                 parse_end_group(params[key])
 
+    @classmethod
+    def check_parameters(cls, params: dict) -> CellSpec:
+        """Every SMILES parsed and the build specification validated (MonomerError or ValueError naming the
+        problem): what a builder can check before anything is submitted."""
+        cls.check_smiles(params)
+        return CellSpec(**params)
+
     def validate(self):
         """Parse every SMILES and the options before anything is stored."""
 
         def check():
-            self.check_smiles(self.inputs.parameters.get_dict())
-            spec = cell_spec(self.inputs.parameters)
+            spec = self.check_parameters(self.inputs.parameters.get_dict())
             if spec.charges not in CHARGE_METHODS and "charges" not in self.inputs:
                 raise ValueError(f"charges {spec.charges!r} need the `charges` input")
 

@@ -80,9 +80,10 @@ class EquilibrateWorkChain(WorkChain):
         settings = equilibration.protocol(protocol, overrides)
         computer = code.computer.label
         builder = cls.get_builder()
-        builder.cell.parameters = orm.Dict({"smiles": [smiles] if isinstance(smiles, str) else list(smiles),
-                                            "min_box_length": box_length_for_cutoff(settings["md"]["cutoff"]),
-                                            **settings["cell"]})
+        parameters = {"smiles": [smiles] if isinstance(smiles, str) else list(smiles),
+                      "min_box_length": box_length_for_cutoff(settings["md"]["cutoff"]), **settings["cell"]}
+        AmorphousCellWorkChain.check_parameters(parameters)  # bad SMILES or composition: refused here, not later
+        builder.cell.parameters = orm.Dict(parameters)
         builder.cell.antechamber = antechamber or orm.load_code(f"antechamber@{computer}")
         builder.cell.parmchk2 = parmchk2 or orm.load_code(f"parmchk2@{computer}")
         builder.md.lammps.code = code

@@ -14,6 +14,7 @@ from ..calcfunctions.collect import assemble_charges, merge_properties
 from ..calcfunctions.system import cell_spec
 from ..chem import protocols
 from ..chem.protocol_schema import PROPERTIES_OVERRIDES
+from ..codes import PLUGINS
 from ..presets.resources import stage_options
 from .amorphous_cell import AmorphousCellWorkChain, input_error
 from .charges import ChargesWorkChain
@@ -88,6 +89,7 @@ class PropertiesWorkChain(WorkChain):
         ``metadata.options`` per stage (``psi4``, ``amber``, ``lammps``, ``nemd``), default from the computers'
         schedulers and the protocol (:func:`aiida_polymer.presets.resources.stage_options`); ``temperature`` (K)
         and ``pressure`` (atm): the state point of the compression's end, the production and the NEMD run."""
+        check_codes(codes)
         if protocol not in PROTOCOLS:
             raise protocols.ProtocolError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
         protocols.validate(overrides or {}, PROPERTIES_OVERRIDES, "properties overrides")
@@ -231,3 +233,19 @@ def _state_point(overrides: dict[str, Any], temperature: float | None, pressure:
         state = protocols.merge(state, {"equilibrate": {"compression": {"p_final": pressure},
                                                         "production": {"pressure": pressure}}})
     return protocols.merge({k: v for k, v in overrides.items() if v is not None}, state)
+
+
+def check_codes(codes: dict) -> None:
+    """Every code the pipeline needs is given, is an AiiDA code, and (where its default plugin is set) is meant for
+    its stage: a TypeError or ValueError naming the code otherwise."""
+    missing = [name for name in PLUGINS if name not in codes]
+    if missing:
+        raise ValueError(f"codes must have {', '.join(PLUGINS)}; missing: {', '.join(missing)}")
+    for name, plugin in PLUGINS.items():
+        code = codes[name]
+        if not isinstance(code, orm.AbstractCode):
+            raise TypeError(f"codes[{name!r}] must be an AiiDA code (e.g. orm.load_code('{name}@localhost')), got "
+                            f"{type(code).__name__} {code!r}")
+        if code.default_calc_job_plugin not in (None, plugin):
+            raise ValueError(f"codes[{name!r}] is {code.full_label}, a code for {code.default_calc_job_plugin}, not "
+                             f"{plugin}")
