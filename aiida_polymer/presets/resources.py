@@ -9,14 +9,15 @@ Stages: ``psi4`` (threaded quantum chemistry), ``amber`` (antechamber/parmchk2, 
 * other batch schedulers (``core.slurm``, ``core.pbspro``, ...; x86): LAMMPS as pure MPI over the node's cores,
   Psi4 one process with all the node's cores as threads;
 * ``core.direct`` (this machine): the same, on ``cores_per_node`` cores (default: the computer's default MPI
-  processes per machine, else 1).
+  processes per machine, else the cores this process may use, :func:`available_cores`).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-__all__ = ("PROTOCOLS", "STAGES", "stage_options")
+__all__ = ("PROTOCOLS", "STAGES", "available_cores", "stage_options")
 
 STAGES = ("psi4", "amber", "equilibration", "production", "nemd")
 PROTOCOLS = ("fast", "moderate", "precise")
@@ -43,6 +44,14 @@ MD_NODES = {
 DEFAULT_CLUSTER_CORES = 32
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity; ``os.cpu_count()`` where that is not known)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _scheduler_and_cores(computer: Any) -> tuple[str, int | None]:
     if isinstance(computer, str):
         return computer, None
@@ -63,7 +72,7 @@ def stage_options(
 
     :param computer: an ``orm.Computer`` or a scheduler entry point name (``polymer.pjm``, ``core.slurm``, ...).
     :param cores_per_node: cores of a node; default: 48 on PJM, else the computer's default MPI processes per
-        machine, else 32 on a batch cluster and 1 on ``core.direct``.
+        machine, else 32 on a batch cluster and this machine's cores (:func:`available_cores`) on ``core.direct``.
     :param queue_name: resource group / partition / queue (PJM ``rscgrp``).
     :param account: PJM group (``#PJM -g``), Slurm account, PBS project.
     :param custom_scheduler_commands: extra scheduler lines, e.g. ``#PJM -x PJM_LLIO_GFSCACHE=/vol0004``.
@@ -77,7 +86,7 @@ def stage_options(
     pjm = scheduler == "polymer.pjm"
     local = scheduler == "core.direct"
     if cores_per_node is None:
-        cores_per_node = A64FX_CORES if pjm else computer_cores or (1 if local else DEFAULT_CLUSTER_CORES)
+        cores_per_node = A64FX_CORES if pjm else computer_cores or (available_cores() if local else DEFAULT_CLUSTER_CORES)
 
     if stage == "amber":
         resources = {"num_machines": 1, "num_mpiprocs_per_machine": 1, "num_cores_per_mpiproc": 1}

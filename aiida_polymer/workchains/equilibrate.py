@@ -10,6 +10,8 @@ from aiida.plugins import WorkflowFactory
 from ..calcfunctions.properties import check_convergence, compute_properties
 from ..chem import equilibration, protocols
 from ..chem.builder import box_length_for_cutoff
+from ..codes import local_code
+from ..presets.resources import stage_options
 from .amorphous_cell import AmorphousCellWorkChain
 
 LammpsBaseWorkChain = WorkflowFactory("polymer.lammps.base")
@@ -75,20 +77,28 @@ class EquilibrateWorkChain(WorkChain):
         ``{"cell": {...}}``); an unknown key, a wrong type or an unphysical value raises
         :class:`~aiida_polymer.chem.protocols.ProtocolError` naming it.
         The cell gets enough chains for its box to exceed twice the pair cut-off (``cell.min_box_length``).
-        AmberTools codes default to ``antechamber``/``parmchk2`` on the LAMMPS code's computer.
+
+        :param code: the LAMMPS code (any computer: this machine, a cluster, Fugaku).
+        :param antechamber: the AmberTools ``antechamber`` code (GAFF2 typing of the repeat units); ``parmchk2``:
+            its ``parmchk2`` code. Both run where the cell is built, next to the daemon: by default the codes of
+            that name on this machine (on ``code``'s computer if that is local, else ``antechamber@localhost``,
+            else any local computer's; :func:`aiida_polymer.codes.local_code`), whatever computer the LAMMPS code
+            is on. Pass them to use others, e.g. ``antechamber=orm.load_code("antechamber@cluster")``.
+        :param options: ``metadata.options`` of the LAMMPS jobs; default
+            :func:`~aiida_polymer.presets.resources.stage_options` of the ``equilibration`` stage on ``code``'s
+            computer for the protocol (on this machine: one MPI rank per available core).
         """
         settings = equilibration.protocol(protocol, overrides)
-        computer = code.computer.label
         builder = cls.get_builder()
         parameters = {"smiles": [smiles] if isinstance(smiles, str) else list(smiles),
                       "min_box_length": box_length_for_cutoff(settings["md"]["cutoff"]), **settings["cell"]}
         AmorphousCellWorkChain.check_parameters(parameters)  # bad SMILES or composition: refused here, not later
         builder.cell.parameters = orm.Dict(parameters)
-        builder.cell.antechamber = antechamber or orm.load_code(f"antechamber@{computer}")
-        builder.cell.parmchk2 = parmchk2 or orm.load_code(f"parmchk2@{computer}")
+        builder.cell.antechamber = antechamber or local_code("antechamber", code.computer)
+        builder.cell.parmchk2 = parmchk2 or local_code("parmchk2", code.computer)
         builder.md.lammps.code = code
-        builder.md.lammps.metadata.options = options or {"resources": {"num_machines": 1,
-                                                                        "num_mpiprocs_per_machine": 1}}
+        builder.md.lammps.metadata.options = options or stage_options(
+            "equilibration", code.computer, protocol or "moderate")
         builder.protocol = orm.Dict(settings)
         return builder
 
