@@ -39,12 +39,34 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     else:
-        from aiida import load_profile, orm
+        return _policy(args.computer, args.poll_interval)
+    return 0
 
-        load_profile()
-        computer = orm.load_computer(args.computer)
-        apply_policy(computer, poll_interval=args.poll_interval)
-        print(f"{computer.label}: minimum job poll interval {computer.get_minimum_job_poll_interval()} s")
+
+def _policy(label: str, poll_interval: float | None) -> int:
+    """Set a computer's poll interval; a missing profile or computer is a message on stderr and exit code 1."""
+    import os
+
+    from aiida import get_profile, load_profile, orm
+    from aiida.common.exceptions import ConfigurationError, MultipleObjectsError, NotExistent
+
+    try:
+        if get_profile() is None:
+            load_profile(os.environ.get("AIIDA_PROFILE") or None)
+    except ConfigurationError as exc:  # no configuration, no such profile, no default profile
+        print(f"error: no AiiDA profile to set the policy in ({exc}); set AIIDA_PATH (the project's: "
+              f"export AIIDA_PATH=<repo>/.aiida) or AIIDA_PROFILE", file=sys.stderr)
+        return 1
+    try:
+        computer = orm.load_computer(label)
+    except (NotExistent, MultipleObjectsError):
+        known = ", ".join(sorted(c.label for c in orm.Computer.collection.all())) or "none"
+        print(f"error: no computer {label!r} in the profile {get_profile().name!r} (computers: {known}); set it up "
+              f"first: verdi computer setup --config FILE -n (python -m aiida_polymer.presets render computers/...)",
+              file=sys.stderr)
+        return 1
+    apply_policy(computer, poll_interval=poll_interval)
+    print(f"{computer.label}: minimum job poll interval {computer.get_minimum_job_poll_interval()} s")
     return 0
 
 

@@ -86,7 +86,8 @@ def stage_options(
     pjm = scheduler == "polymer.pjm"
     local = scheduler == "core.direct"
     if cores_per_node is None:
-        cores_per_node = A64FX_CORES if pjm else computer_cores or (available_cores() if local else DEFAULT_CLUSTER_CORES)
+        cores_per_node = A64FX_CORES if pjm else computer_cores or (
+            available_cores() if local else DEFAULT_CLUSTER_CORES)
 
     if stage == "amber":
         resources = {"num_machines": 1, "num_mpiprocs_per_machine": 1, "num_cores_per_mpiproc": 1}
