@@ -193,6 +193,22 @@ def test_without_the_profile_every_command_says_how_to_get_it(command, tmp_path,
         assert hint in result.output
 
 
+def test_without_the_profile_in_a_fresh_process(tmp_path):
+    """The installed command, no profile loaded before: AIIDA_PATH pointing to an empty folder."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AIIDA_PROFILE", "AIIDA_POLYMER_PROFILE")}
+    command = [str(Path(sys.executable).parent / "aiida-polymer"), "show", "5"]
+    result = subprocess.run(command, env={**env, "AIIDA_PATH": str(tmp_path)}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0 and "Traceback" not in result.stdout + result.stderr
+    assert f"the AiiDA profile 'aiida-polymer' is not there (AIIDA_PATH={tmp_path}" in result.stderr
+    assert "make demo" in result.stderr and "export AIIDA_PATH=" in result.stderr
+
+
 def _workflow(process_type: str, label: str, state=ProcessState.FINISHED, exit_status: int | None = 0,
               message: str | None = None, caller=None, link: str = "step") -> orm.WorkflowNode:
     node = orm.WorkflowNode()

@@ -158,8 +158,8 @@ def properties_builder(codes: dict, smiles: str | list[str], protocol: str, over
     try:
         return PropertiesWorkChain.get_builder_from_protocol(codes, smiles, protocol, overrides, options,
                                                              **state_point)
-    except ValueError as exc:
-        raise click.ClickException(f"invalid input: {exc}") from None
+    except ValueError as exc:  # bad input (MonomerError, ProtocolError, ...): a usage error, exit code 2
+        raise click.UsageError(f"invalid input: {exc}") from None
 
 
 @cli.command()
@@ -219,7 +219,7 @@ def submit(smiles: tuple[str, ...], protocol: str, code_psi4: str | None, code_l
         options = job_options(codes, protocol, read_options_file(options_file) if options_file else None,
                               source=f"options file {options_file}")
     except OptionsFileError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--options-file") from None
     builder = properties_builder(codes, list(smiles), protocol, {"equilibrate": {"cell": cell}} if cell else None,
                                  options=options, temperature=temperature, pressure=pressure)
     if dry_run:
@@ -261,8 +261,8 @@ def _dry_run(builder, smiles: list[str], protocol: str) -> None:
     before = orm.QueryBuilder().append(orm.ProcessNode).count()
     try:
         jobs = dry_run(builder)
-    except ValueError as exc:
-        raise click.ClickException(f"invalid input: {exc}") from None
+    except ValueError as exc:  # inputs that do not validate, options the scheduler refuses
+        raise click.UsageError(f"invalid input: {exc}") from None
     stored = orm.QueryBuilder().append(orm.ProcessNode).count() - before
     click.echo(f"dry run of {builder._process_class.__name__} for {', '.join(smiles)} (protocol {protocol}): "
                f"the inputs are valid; {'nothing' if not stored else f'{stored} process nodes (!)'} stored, "
