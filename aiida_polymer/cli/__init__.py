@@ -504,12 +504,15 @@ def _submit_and_wait(builder):
             seen = _echo_new_reports(node, seen)
         _echo_new_reports(node, seen)
     except (KeyboardInterrupt, Exception) as exc:
-        stop = (" (started for this run: stop it with `verdi daemon stop` once the run has ended)" if started
-                else "")
+        started_here = " (started for this run)" if started else ""
         reason = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         click.echo(f"\nstopped following ({reason}); {node.process_label}<{node.pk}> keeps running in the daemon"
-                   f"{stop}.\nFollow it:  verdi process report {node.pk}   (or: verdi process watch {node.pk})\n"
-                   f"Result:     aiida-polymer show {node.pk}\nStop it:    verdi process kill {node.pk}")
+                   f"{started_here}.\n"
+                   f"Follow it:       verdi process report {node.pk}   (or: verdi process watch {node.pk})\n"
+                   f"Result:          aiida-polymer show {node.pk}\n"
+                   f"Stop the daemon: verdi daemon stop   (once the run has ended: stopping it before interrupts "
+                   f"the run)\n"
+                   f"Kill the run:    verdi process kill {node.pk}")
         raise click.exceptions.Exit(130 if isinstance(exc, KeyboardInterrupt) else 1) from None
     if started:
         client.stop_daemon(wait=True)
