@@ -8,6 +8,7 @@ from aiida.engine import run_get_node
 from aiida.manage.caching import enable_caching
 from aiida.plugins import WorkflowFactory
 
+from aiida_polymer.chem.monomer import MonomerError
 from tests.test_equilibrate_workchain import PROPERTIES, TINY
 
 Properties = WorkflowFactory("polymer.properties")
@@ -121,7 +122,13 @@ def test_refractive_index_follows_lorentz_lorenz(finished):
 
 
 def test_bad_smiles_fails_before_any_job(polymer_codes_module):
-    _, node = run_get_node(_builder(polymer_codes_module, smiles="*CC(*"))
+    """The builder refuses it; a hand-built input with it fails with exit 201 before any job."""
+    with pytest.raises(MonomerError, match="cannot parse"):
+        _builder(polymer_codes_module, smiles="*CC(*")
+    builder = _builder(polymer_codes_module)
+    parameters = builder.equilibrate.cell.parameters.get_dict()
+    builder.equilibrate.cell.parameters = orm.Dict({**parameters, "smiles": ["*CC(*"]})
+    _, node = run_get_node(builder)
     assert node.exit_status == 201 and not node.called
 
 
