@@ -28,13 +28,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-#: builder stage -> (its code, its stage in presets.resources, the calculation that gets the options)
-STAGES = {
-    "lammps": ("lmp", "equilibration", "polymer.lammps"),
-    "nemd": ("lmp", "nemd", "polymer.lammps"),
-    "psi4": ("psi4", "psi4", "polymer.psi4"),
-    "amber": ("antechamber", "amber", "core.shell"),
-}
+#: builder stage -> (its code, its stage in presets.resources); the code's plugin (codes.PLUGINS) gets the options
+STAGES = {"lammps": ("lmp", "equilibration"), "nemd": ("lmp", "nemd"), "psi4": ("psi4", "psi4"),
+          "amber": ("antechamber", "amber")}
 #: builder stage -> the options file's entries that apply to it, in the order they are merged
 ENTRIES = {"lammps": ("lmp", "lammps"), "nemd": ("lmp", "nemd"), "psi4": ("psi4",),
            "amber": ("antechamber", "parmchk2", "amber")}
@@ -114,11 +110,13 @@ def job_options(codes: dict, protocol: str, entries: dict[str, dict] | None = No
     """``metadata.options`` per builder stage (``lammps``, ``nemd``, ``psi4``, ``amber``): the presets' defaults
     for each code's computer, with the ``entries`` of an options file merged over them, each checked against the
     calculation's option names and the scheduler's resources (OptionsFileError naming the problem)."""
+    from ..codes import PLUGINS
     from ..presets.resources import stage_options
 
     entries = entries or {}
     result = {}
-    for stage, (code_key, preset, calculation) in STAGES.items():
+    for stage, (code_key, preset) in STAGES.items():
+        calculation = PLUGINS[code_key]
         code = codes.get(code_key)
         if code is None:
             continue
@@ -176,20 +174,19 @@ def _jobs(inputs: dict) -> list[tuple[str, str, type, dict]]:
     from ..chem import equilibration, nemd
 
     lammps = CalculationFactory("polymer.lammps")
-    jobs = []
-    md = inputs["equilibrate"]["md"]["lammps"]
-    first = equilibration.packing_stage(inputs["equilibrate"]["protocol"].get_dict()).to_dict()
-    extra = {"settings": md["settings"]} if "settings" in md else {}
-    jobs.append(("lammps", "packing, compression and production stages", lammps,
-                 {"code": md["code"], "stage": orm.Dict(first), "data_file": _placeholder_data_file(),
-                  "metadata": {"options": dict(md["metadata"]["options"])}, **extra}))
-    if "nemd" in inputs and "md" in inputs["nemd"]:
-        md = inputs["nemd"]["md"]["lammps"]
-        stage = nemd.stages(inputs["nemd"]["protocol"].get_dict())[-1].to_dict()
+
+    def lammps_job(md: dict, stage) -> dict:
         extra = {"settings": md["settings"]} if "settings" in md else {}
+        return {"code": md["code"], "stage": orm.Dict(stage.to_dict()), "data_file": _placeholder_data_file(),
+                "metadata": {"options": dict(md["metadata"]["options"])}, **extra}
+
+    first = equilibration.packing_stage(inputs["equilibrate"]["protocol"].get_dict())
+    jobs = [("lammps", "packing, compression and production stages", lammps,
+             lammps_job(inputs["equilibrate"]["md"]["lammps"], first))]
+    if "nemd" in inputs and "md" in inputs["nemd"]:
+        stage = nemd.stages(inputs["nemd"]["protocol"].get_dict())[-1]
         jobs.append(("nemd", "NEMD stages (thermal conductivity)", lammps,
-                     {"code": md["code"], "stage": orm.Dict(stage), "data_file": _placeholder_data_file(),
-                      "metadata": {"options": dict(md["metadata"]["options"])}, **extra}))
+                     lammps_job(inputs["nemd"]["md"]["lammps"], stage)))
     charges = inputs.get("charges") or {}
     if "code" in charges:
         parameters = charges["parameters"].get_dict()
