@@ -36,15 +36,6 @@ CLUSTER_DIR = Path(os.environ.get("SLURM_LOOPBACK_DIR", ROOT / ".slurm"))
 HOST = "slurm-loopback"
 LABEL = "slurm-loopback"
 
-# The daemon is started with the `verdi` found on the PATH: this environment's.
-_BIN = str(Path(sys.executable).parent)
-if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
-    import aiida.engine.daemon.client as _daemon_client  # looked `verdi` up when first imported
-
-    _daemon_client.VERDI_BIN = _daemon_client.VERDI_BIN or str(Path(_BIN) / "verdi")
-
-
 def _slurm(*args: str) -> str:
     env = {**os.environ, "SLURM_CONF": str(CLUSTER_DIR / "etc" / "slurm.conf")}
     return subprocess.run(args, env=env, capture_output=True, text=True, check=True, timeout=30).stdout
@@ -67,22 +58,10 @@ def slurm_cluster():
 
 
 @pytest.fixture(scope="module")
-def daemon(aiida_config, aiida_profile_factory):
-    """A profile of this module's own with the ZeroMQ broker (the session's test profile has none), and its daemon."""
-    from aiida.engine.daemon.client import get_daemon_client
-    from aiida.manage import get_manager
-
-    previous = aiida_config.default_profile_name
-    with aiida_profile_factory(aiida_config, broker_backend="core.zeromq", name="remote-slurm") as profile:
-        client = get_daemon_client(profile.name)
-        client.start_daemon(number_workers=1)
-        get_manager().reset_runner()  # this process submits through the broker that the daemon runs
-        try:
-            yield client
-        finally:
-            client.stop_daemon(wait=True)
-            aiida_config.set_default_profile(previous, overwrite=True)
-            aiida_config.store()
+def daemon(aiida_config, aiida_profile_factory, daemon_profile):
+    """A profile of this module's own with the ZeroMQ broker, and its daemon."""
+    with daemon_profile(aiida_config, aiida_profile_factory, "remote-slurm") as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +83,8 @@ def slurm_computer(slurm_cluster, daemon):
         computer.set_minimum_job_poll_interval(0.5)
         computer.set_default_mpiprocs_per_machine(os.cpu_count() or 1)
         # MPICH's hydra would start ranks through srun inside a Slurm job; on one node fork them directly
-        computer.set_mpirun_command([f"{_BIN}/mpiexec", "-launcher", "fork", "-np", "{tot_num_mpiprocs}"])
+        mpiexec = str(Path(sys.executable).parent / "mpiexec")
+        computer.set_mpirun_command([mpiexec, "-launcher", "fork", "-np", "{tot_num_mpiprocs}"])
     path, prepend, description = executables()["lmp"]
     try:
         code = orm.load_code(f"lmp@{LABEL}")

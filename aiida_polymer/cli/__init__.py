@@ -529,3 +529,8 @@ def _echo_new_reports(node, seen: int) -> int:
     for entry in logs[seen:]:
         click.echo(f"  {entry.time:%H:%M:%S} {entry.message}")
     return len(logs)
+
+
+from .campaign import campaign  # noqa: E402  (the group uses this module's helpers)
+
+cli.add_command(campaign)

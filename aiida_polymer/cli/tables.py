@@ -21,6 +21,12 @@ def _run_smiles(node) -> str:
         else "(data file)"
 
 
+def grid(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+
+
 def format_list(nodes: list) -> str:
     """One row per run: state, repeat units, key properties ("—" where a value failed its checks) and flags."""
     header = ["PK", "workflow", "state", "repeat units", *(f"{n} [{u}]" if u else n for n, u, _ in KEY_PROPERTIES),
@@ -44,8 +50,7 @@ def format_list(nodes: list) -> str:
         rows.append([str(node.pk), node.process_label, state, _run_smiles(node), *values, ", ".join(flags)])
     if not rows:
         return "no runs yet: aiida-polymer submit '*CC*' --protocol fast"
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    lines = grid(header, rows)
     if seen:
         lines += ["", "— : the value failed its own checks (aiida-polymer show PK for the reason)", "Flags:",
                   *(f"  {line}" for line in footnotes(seen))]

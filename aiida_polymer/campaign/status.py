@@ -1,0 +1,108 @@
+"""A campaign's state from the database, by QueryBuilder projections only (no node is loaded)."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from aiida import orm
+
+from .submission import ACTIVE, KEY, load_settings
+
+STATES = ("to submit", "created", "waiting", "running", "finished", "failed", "excepted", "killed")
+
+
+@dataclass
+class Status:
+    """Counts by state, failures by exit code, time used and left, the slowest stages."""
+
+    label: str
+    rows: int  # library rows accepted
+    keys: int  # distinct polymers among them
+    rejected: int
+    counts: dict[str, int] = field(default_factory=dict)
+    exit_codes: list[tuple[int | str, str, int]] = field(default_factory=list)  # (code, message, count)
+    wall_hours: float = 0.0  # summed over finished workflows (creation to end)
+    cpu_hours: float = 0.0  # summed over their jobs: job wall time x MPI processes
+    eta_hours: float | None = None  # at the rate of the last finished workflows
+    slowest: list[tuple[str, float, int]] = field(default_factory=list)  # (stage, mean hours, jobs)
+    failures: list[tuple[int, str, str]] = field(default_factory=list)  # (pk, library id, reason)
+
+
+def campaign_status(group: orm.Group) -> Status:
+    settings = load_settings(group)
+    rows = sum(len(entries) for entries in settings.entries.values())
+    status = Status(group.label, rows, len(settings.entries), len(settings.rejected))
+    query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
+        orm.WorkflowNode, with_group="group", tag="wf",
+        project=["id", "label", f"extras.{KEY}", "attributes.process_state", "attributes.exit_status",
+                 "attributes.exit_message", "ctime", "mtime"])
+    counts: Counter = Counter()
+    codes: Counter = Counter()
+    messages: dict = {}
+    finished_at = []
+    seen = set()
+    for pk, label, key, state, exit_status, message, ctime, mtime in query.iterall():
+        seen.add(key)
+        kind = _kind(state, exit_status)
+        counts[kind] += 1
+        if kind in ("failed", "excepted", "killed"):
+            code = exit_status if kind == "failed" else kind
+            codes[code] += 1
+            messages.setdefault(code, message or kind)
+            status.failures.append((pk, label, f"[{exit_status}] {message}" if kind == "failed" else kind))
+        if state not in ACTIVE:
+            status.wall_hours += (mtime - ctime).total_seconds() / 3600
+            finished_at.append(mtime)
+    counts["to submit"] = len(set(settings.entries) - seen)
+    status.counts = {state: counts.get(state, 0) for state in STATES}
+    status.exit_codes = sorted(((code, messages[code], n) for code, n in codes.items()), key=lambda t: -t[2])
+    status.cpu_hours, status.slowest = _jobs(group)
+    status.eta_hours = _eta(finished_at, status.counts)
+    return status
+
+
+def _kind(state: str | None, exit_status: int | None) -> str:
+    if state == "finished":
+        return "finished" if exit_status == 0 else "failed"
+    return state or "created"
+
+
+def _jobs(group: orm.Group) -> tuple[float, list[tuple[str, float, int]]]:
+    """CPU hours of the campaign's jobs (scheduler wall time, else the job's lifetime, x MPI processes) and the
+    three stages with the longest mean job time."""
+    query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
+        orm.WorkflowNode, with_group="group", tag="wf").append(
+        orm.CalcJobNode, with_ancestors="wf", filters={"attributes.process_state": "finished"},
+        project=["id", "attributes.process_label", "attributes.last_job_info", "attributes.resources", "ctime",
+                 "mtime"])
+    cpu, per_stage = 0.0, defaultdict(list)
+    seen = set()
+    for pk, label, info, resources, ctime, mtime in query.iterall():
+        if pk in seen:  # a job reached through several ancestors in the group
+            continue
+        seen.add(pk)
+        seconds = float((info or {}).get("wallclock_time_seconds") or (mtime - ctime).total_seconds())
+        cpu += seconds * _processes(resources or {}) / 3600
+        per_stage[label or "?"].append(seconds / 3600)
+    slowest = sorted(((stage, sum(h) / len(h), len(h)) for stage, h in per_stage.items()), key=lambda t: -t[1])
+    return cpu, slowest[:3]
+
+
+def _processes(resources: dict) -> int:
+    if "tot_num_mpiprocs" in resources:
+        return int(resources["tot_num_mpiprocs"])
+    return int(resources.get("num_machines", 1)) * int(resources.get("num_mpiprocs_per_machine", 1) or 1)
+
+
+def _eta(finished_at: list[datetime.datetime], counts: dict[str, int]) -> float | None:
+    """Hours to finish at the rate of the last (up to 20) workflows that ended."""
+    left = sum(counts[state] for state in ("to submit", "created", "waiting", "running"))
+    if not left:
+        return 0.0
+    recent = sorted(finished_at)[-20:]
+    if len(recent) < 2 or recent[-1] == recent[0]:
+        return None
+    rate = (len(recent) - 1) / ((recent[-1] - recent[0]).total_seconds() / 3600)
+    return left / rate

@@ -1,0 +1,219 @@
+"""``aiida-polymer campaign``: many polymers as one AiiDA group (submit, status, retry, cancel)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from .tables import grid
+
+PROTOCOLS = ["fast", "moderate", "precise"]
+
+
+@click.group()
+def campaign() -> None:
+    """Compute a library of polymers (CSV or SMILES file) as one campaign: an AiiDA group, throttled."""
+
+
+@campaign.command("submit")
+@click.argument("library", type=click.Path(exists=True, dir_okay=False))
+@click.option("--group", "label", required=True, help="The campaign's name (its AiiDA group); same name = resume.")
+@click.option("--protocol", default="moderate", show_default=True, type=click.Choice(PROTOCOLS))
+@click.option("--workflow", default="properties", show_default=True, type=click.Choice(["properties", "cell"]),
+              help="properties: the whole pipeline; cell: only the amorphous cell (GAFF2 typing and packing).")
+@click.option("--max-concurrent", type=click.IntRange(min=1), help="Workflows running at once (default 4, or the "
+              "campaign's).")
+@click.option("--code-psi4", help="psi4 code (LABEL@COMPUTER); default psi4@localhost.")
+@click.option("--code-lmp", help="LAMMPS code; default lmp@localhost.")
+@click.option("--code-antechamber", help="antechamber code; default antechamber@localhost.")
+@click.option("--code-parmchk2", help="parmchk2 code; default parmchk2@localhost.")
+@click.option("--options-file", type=click.Path(exists=True, dir_okay=False),
+              help="YAML: metadata.options per code or stage, as for `aiida-polymer submit`.")
+@click.option("--overrides", help="JSON merged into the protocol, as get_builder_from_protocol's overrides.")
+@click.option("--temperature", type=float, default=300.0, show_default=True, help="K.")
+@click.option("--pressure", type=float, default=1.0, show_default=True, help="atm.")
+@click.option("--dry-run", is_flag=True, help="Check every row and print what would be submitted, linked to an "
+              "existing run, or rejected (with line numbers); store and submit nothing.")
+@click.option("--watch", is_flag=True, help="Keep topping the campaign up as runs finish, until all have ended.")
+@click.option("--interval", type=click.FloatRange(min=0.5), default=60.0, show_default=True,
+              help="Seconds between top-ups with --watch.")
+def submit(library: str, label: str, protocol: str, workflow: str, max_concurrent: int | None,
+           code_psi4: str | None, code_lmp: str | None, code_antechamber: str | None, code_parmchk2: str | None,
+           options_file: str | None, overrides: str | None, temperature: float, pressure: float, dry_run: bool,
+           watch: bool, interval: float) -> None:
+    """Submit (or resume) the campaign GROUP over LIBRARY; running it again loses and duplicates nothing."""
+    from . import _daemon_problem, _load_profile
+
+    if dry_run and watch:
+        raise click.UsageError("--dry-run submits nothing: it cannot --watch")
+    try:
+        parsed_overrides = json.loads(overrides) if overrides else {}
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--overrides") from None
+    _load_profile()
+    from ..campaign.library import LibraryError, read_library
+    from ..campaign.submission import CampaignError, Settings, load_codes, plan, prepare
+
+    try:
+        entries, rejected = read_library(library)
+    except LibraryError as exc:
+        raise click.BadParameter(str(exc), param_hint="LIBRARY") from None
+    codes = {name: value for name, value in (("psi4", code_psi4), ("lmp", code_lmp),
+                                             ("antechamber", code_antechamber), ("parmchk2", code_parmchk2)) if value}
+    settings = Settings(protocol=protocol, workflow=workflow, codes=codes, overrides=parsed_overrides,
+                        temperature=temperature, pressure=pressure, max_concurrent=max_concurrent,
+                        library=str(library))
+    try:
+        settings.options = _options(settings, load_codes(settings), options_file)
+        if dry_run:
+            _print_plan(label, plan(label, entries, rejected, settings), settings)
+            return
+        problem = _daemon_problem()
+        if problem:
+            raise click.ClickException(problem)
+        group = prepare(label, entries, rejected, settings)
+    except CampaignError as exc:
+        raise click.ClickException(str(exc)) from None
+    for row in rejected:
+        click.echo(f"rejected line {row.line} ({row.id or 'no id'}): {row.reason}")
+    _top_up(group, max_concurrent, watch, interval)
+
+
+def _options(settings, codes: dict, options_file: str | None) -> dict:
+    from .jobs import OptionsFileError, job_options, read_options_file
+
+    if not options_file:
+        return {}
+    try:
+        return job_options(codes, settings.protocol, read_options_file(options_file),
+                           source=f"options file {options_file}")
+    except OptionsFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--options-file") from None
+
+
+def _top_up(group, max_concurrent: int | None, watch: bool, interval: float) -> None:
+    from ..campaign.submission import submit_batch
+
+    while True:
+        batch = submit_batch(group, max_concurrent)
+        for what, keys in (("adopted (found again after an interruption)", batch.adopted),
+                           ("linked (already computed or running)", batch.linked), ("submitted", batch.submitted)):
+            for key, pk in keys.items():
+                click.echo(f"{what}: <{pk}> {key}")
+        for key, reason in batch.rejected.items():
+            click.echo(f"rejected {key}: {reason}")
+        click.echo(f"campaign {group.label!r}: {batch.active} active, {batch.left} to submit"
+                   + ("" if watch else f"; aiida-polymer campaign status {group.label}"))
+        if not watch or (batch.active == 0 and batch.left == 0):
+            return
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            click.echo(f"stopped watching; the runs go on. Resume with the same command; "
+                       f"aiida-polymer campaign status {group.label}")
+            raise click.exceptions.Exit(130) from None
+
+
+def _print_plan(label: str, result, settings) -> None:
+    rows = []
+    for key, entries in result.submit.items():
+        rows += [[str(e["line"]), e["id"], "submit", key] for e in entries[:1]]
+        rows += [[str(e["line"]), e["id"], f"same polymer as line {entries[0]['line']}: linked", key]
+                 for e in entries[1:]]
+    for what, found in (("linked to", result.linked), ("already in the campaign as", result.in_campaign)):
+        for key, (pk, entries) in found.items():
+            rows += [[str(e["line"]), e["id"], f"{what} <{pk}>", key] for e in entries]
+    rows += [[str(r["line"]), r["id"] or "", "rejected", r["reason"]] for r in result.rejected]
+    rows.sort(key=lambda r: int(r[0]))
+    click.echo(f"dry run of campaign {label!r} ({settings.workflow}, protocol {settings.protocol}, "
+               f"{settings.temperature:g} K, {settings.pressure:g} atm): nothing stored, nothing submitted")
+    click.echo("\n".join(grid(["line", "id", "action", "polymer key / reason"], rows)))
+    click.echo(f"\n{len(result.submit)} to submit (at most {settings.max_concurrent or 4} at a time), "
+               f"{len(result.linked)} linked to existing runs, {len(result.in_campaign)} already in the campaign, "
+               f"{len(result.rejected)} rejected")
+
+
+@campaign.command("status")
+@click.argument("label")
+def status(label: str) -> None:
+    """Counts by state, exit codes with messages, time used and left, slowest stages, failures."""
+    group = _group(label)
+    from ..campaign.status import campaign_status
+
+    click.echo(format_status(campaign_status(group)))
+
+
+def format_status(s) -> str:
+    lines = [f"campaign {s.label!r}: {s.keys} polymers ({s.rows} library rows, {s.rejected} rejected)",
+             *grid(["state", "count"], [[state, str(n)] for state, n in s.counts.items()])]
+    if s.exit_codes:
+        lines += ["", "failures by exit code:",
+                  *grid(["code", "count", "message"], [[str(c), str(n), m] for c, m, n in s.exit_codes])]
+    eta = "unknown (fewer than two finished)" if s.eta_hours is None else f"{s.eta_hours:.2f} h"
+    lines += ["", f"wall time {s.wall_hours:.2f} h (finished workflows), CPU time {s.cpu_hours:.2f} core-h (jobs), "
+                  f"estimated time to finish {eta}"]
+    if s.slowest:
+        lines += ["slowest stages (mean job time):",
+                  *(f"  {stage}: {hours * 3600:.0f} s over {n} jobs" for stage, hours, n in s.slowest)]
+    if s.failures:
+        lines += ["", "failed:", *(f"  <{pk}> {ident}: {reason}" for pk, ident, reason in s.failures[:20])]
+        if len(s.failures) > 20:
+            lines.append(f"  ... and {len(s.failures) - 20} more")
+        lines.append(f"retry them: aiida-polymer campaign retry {s.label} [--exit-code CODE]")
+    return "\n".join(lines)
+
+
+@campaign.command("retry")
+@click.argument("label")
+@click.option("--exit-code", "exit_codes", multiple=True,
+              help="Only failures with this exit code (a number, or excepted / killed); repeatable.")
+def retry(label: str, exit_codes: tuple[str, ...]) -> None:
+    """Resubmit the failed polymers (the failed runs are kept in the group LABEL/failed)."""
+    group = _group(label)
+    from ..campaign.submission import retry as retry_failed
+
+    failed = retry_failed(group, exit_codes)
+    if not failed:
+        click.echo(f"campaign {label!r}: nothing to retry" + (f" with exit code {', '.join(exit_codes)}"
+                                                              if exit_codes else ""))
+        return
+    for pk, key, code in failed:
+        click.echo(f"retrying {key} (was <{pk}>, {code}; kept in group {label}/failed)")
+    from . import _daemon_problem
+
+    problem = _daemon_problem()
+    if problem:
+        raise click.ClickException(problem)
+    _top_up(group, None, False, 0)
+
+
+@campaign.command("cancel")
+@click.argument("label")
+def cancel(label: str) -> None:
+    """Kill the campaign's running workflows; `retry --exit-code killed` resubmits them later."""
+    group = _group(label)
+    from ..campaign.submission import cancel as cancel_campaign
+
+    killed = cancel_campaign(group)
+    click.echo(f"campaign {label!r}: asked {len(killed)} active workflows to stop"
+               + (f" ({', '.join(str(pk) for pk in killed)})" if killed else ""))
+
+
+def _group(label: str):
+    from . import _load_profile
+
+    _load_profile()
+    from aiida import orm
+    from aiida.common.exceptions import NotExistent
+
+    from ..campaign.submission import SETTINGS
+
+    try:
+        group = orm.Group.collection.get(label=label)
+    except NotExistent:
+        raise click.ClickException(f"no campaign {label!r} (campaigns: verdi group list)") from None
+    if SETTINGS not in group.base.extras:
+        raise click.ClickException(f"group {label!r} is not a campaign")
+    return group
