@@ -1,0 +1,160 @@
+"""Campaigns through the daemon: throttled submission, linking, resuming after a kill, status, cancel and retry.
+
+The workflows are amorphous cells on ``fast`` (`--workflow cell`: GAFF2 typing by AmberTools and packing; seconds
+each), so that the campaign machinery is tested on real workflows of the pipeline in a few minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from aiida import orm
+from click.testing import CliRunner
+
+from aiida_polymer.campaign.submission import KEY, LIBRARY, load_settings
+from aiida_polymer.cli import cli
+
+LIBRARY_CSV = """id,smiles,tacticity,name
+PE,*CC*,,polyethylene
+PP,*CC(C)*,isotactic,polypropylene
+PEO,*CCO*,,poly(ethylene oxide)
+PE-dimer,*CCCC*,,polyethylene written as a dimer
+PVC,*CC(Cl)*,,poly(vinyl chloride)
+broken,*CC,,a unit with one star
+"""
+
+
+@pytest.fixture(scope="module")
+def daemon(aiida_config, aiida_profile_factory, daemon_profile):
+    with daemon_profile(aiida_config, aiida_profile_factory, "campaigns") as client:
+        from aiida_polymer.codes import ensure_codes, localhost
+
+        ensure_codes(localhost())
+        yield client
+
+
+@pytest.fixture
+def library(tmp_path):
+    path = tmp_path / "library.csv"
+    path.write_text(LIBRARY_CSV)
+    return path
+
+
+def _invoke(*args: str):
+    result = CliRunner().invoke(cli, ["campaign", *args], catch_exceptions=False)
+    return result
+
+
+def _workflows(label: str) -> list[orm.WorkflowNode]:
+    query = orm.QueryBuilder().append(orm.Group, filters={"label": label}, tag="g").append(
+        orm.WorkflowNode, with_group="g")
+    return query.all(flat=True)
+
+
+def _count_processes() -> int:
+    return orm.QueryBuilder().append(orm.ProcessNode).count()
+
+
+def _wait(label: str, timeout: float = 600) -> None:
+    start = time.time()
+    while any(not node.is_terminated for node in _workflows(label)):
+        assert time.time() - start < timeout, f"campaign {label} did not end in {timeout} s"
+        time.sleep(1)
+
+
+def test_dry_run_reports_every_row_and_stores_nothing(daemon, library):
+    before = _count_processes(), orm.QueryBuilder().append(orm.Group).count()
+    result = _invoke("submit", str(library), "--group", "dry", "--workflow", "cell", "--protocol", "fast",
+                     "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line[:1].isdigit()}
+    assert "submit" in lines["2"] and "submit" in lines["6"]
+    assert "same polymer as line 2: linked" in lines["5"]
+    assert "rejected" in lines["7"] and "connection point" in lines["7"]
+    assert "4 to submit" in result.output and "1 rejected" in result.output
+    assert (_count_processes(), orm.QueryBuilder().append(orm.Group).count()) == before
+
+
+def test_campaign_is_throttled_links_duplicates_and_ends(daemon, library):
+    result = _invoke("submit", str(library), "--group", "throttled", "--workflow", "cell", "--protocol", "fast",
+                     "--max-concurrent", "2")
+    assert result.exit_code == 0, result.output
+    assert "rejected line 7 (broken)" in result.output
+    assert len(_workflows("throttled")) == 2
+    again = _invoke("submit", str(library), "--group", "throttled", "--workflow", "cell", "--protocol", "fast")
+    assert again.exit_code == 0 and len(_workflows("throttled")) <= 4  # at most 2 more, as the first end
+    watch = _invoke("submit", str(library), "--group", "throttled", "--workflow", "cell", "--protocol", "fast",
+                    "--watch", "--interval", "1")
+    assert watch.exit_code == 0, watch.output
+    nodes = _workflows("throttled")
+    assert len(nodes) == 4 and all(node.is_finished_ok for node in nodes)
+    keys = [node.base.extras.get(KEY) for node in nodes]
+    assert len(set(keys)) == 4
+    pe = next(node for node in nodes if node.base.extras.get(LIBRARY)[0]["id"] in ("PE", "PE-dimer"))
+    rows = {item["id"]: item for item in pe.base.extras.get(LIBRARY)}
+    assert set(rows) == {"PE", "PE-dimer"} and rows["PE"]["metadata"] == {"name": "polyethylene"}
+    assert rows["PE"]["campaign"] == "throttled" and rows["PE"]["line"] == 2
+    status = _invoke("status", "throttled")
+    assert status.exit_code == 0
+    assert "5 library rows, 1 rejected" in status.output and "4 polymers" in status.output
+    assert re.search(r"^finished\s+4$", status.output, re.M) and re.search(r"^to submit\s+0$", status.output, re.M)
+    assert re.search(r"^failed\s+0$", status.output, re.M) and "CPU time" in status.output
+
+
+def test_another_campaign_links_what_is_computed(daemon, library):
+    before = _count_processes()
+    result = _invoke("submit", str(library), "--group", "second", "--workflow", "cell", "--protocol", "fast")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("linked (already computed or running)") == 4
+    assert _count_processes() == before
+    first, second = ({node.pk for node in _workflows(label)} for label in ("throttled", "second"))
+    assert first == second
+
+
+KILL_AFTER_SUBMIT = """
+import os, sys
+import aiida.engine
+real = aiida.engine.submit
+calls = []
+def submit(builder, **kwargs):
+    node = real(builder, **kwargs)
+    calls.append(node.pk)
+    if len(calls) == int(os.environ["KILL_AT"]):
+        os._exit(9)  # killed after the workflow is stored, before the controller sets its extras or group
+    return node
+aiida.engine.submit = submit
+from aiida_polymer.cli import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_controller_killed_between_submit_and_bookkeeping_duplicates_nothing(daemon, library, aiida_config):
+    from aiida.manage import get_manager
+
+    env = {**os.environ, "AIIDA_PATH": str(aiida_config.dirpath), "KILL_AT": "2",
+           "AIIDA_POLYMER_PROFILE": get_manager().get_profile().name}
+    args = ["campaign", "submit", str(library), "--group", "killed", "--workflow", "cell", "--protocol", "fast",
+            "--temperature", "310", "--max-concurrent", "3"]
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(KILL_AFTER_SUBMIT), *args], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 9, run.stdout + run.stderr
+    stored = orm.QueryBuilder().append(orm.WorkflowNode, filters={"description": {"like": "%|310K|%"}}).all(
+        flat=True)
+    assert len(stored) == 2  # the second one was stored, then the controller died
+    assert len(_workflows("killed")) == 1  # ... before it was put in the group
+    result = _invoke(*args[1:], "--watch", "--interval", "1")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("adopted (found again after an interruption)") == 1
+    nodes = _workflows("killed")
+    keys = [node.base.extras.get(KEY) for node in nodes]
+    assert len(nodes) == 4 and len(set(keys)) == 4 and all(node.is_finished_ok for node in nodes)
+    everything = orm.QueryBuilder().append(orm.WorkflowNode, filters={"description": {"like": "%|310K|%"}})
+    assert everything.count() == 4  # none computed twice
+    assert {node.pk for node in stored} <= {node.pk for node in nodes}
+    assert load_settings(orm.Group.collection.get(label="killed")).rejected[0]["line"] == 7
