@@ -158,3 +158,71 @@ def test_controller_killed_between_submit_and_bookkeeping_duplicates_nothing(dae
     assert everything.count() == 4  # none computed twice
     assert {node.pk for node in stored} <= {node.pk for node in nodes}
     assert load_settings(orm.Group.collection.get(label="killed")).rejected[0]["line"] == 7
+
+
+def _kill_workers(client) -> list[int]:
+    import signal
+
+    pids = [int(pid) for pid in client.get_worker_info().get("info", {})]
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def test_daemon_killed_mid_flight_loses_and_duplicates_nothing(daemon, library):
+    """SIGKILL the daemon's worker while the campaign runs, then the whole daemon; the same command resumes."""
+    args = ["submit", str(library), "--group", "daemon-killed", "--workflow", "cell", "--protocol", "fast",
+            "--temperature", "320", "--max-concurrent", "4"]
+    assert _invoke(*args).exit_code == 0
+    time.sleep(3)
+    assert any(not node.is_terminated for node in _workflows("daemon-killed"))
+    assert _kill_workers(daemon)  # circus starts a new worker
+    time.sleep(5)
+    assert any(not node.is_terminated for node in _workflows("daemon-killed"))
+    daemon_pid = daemon.get_daemon_pid()
+    _kill_workers(daemon)
+    os.kill(daemon_pid, 9)  # the daemon itself: nothing restarts the workers
+    time.sleep(1)
+    daemon.start_daemon(number_workers=1)
+    result = _invoke(*args, "--watch", "--interval", "1")
+    assert result.exit_code == 0, result.output
+    _wait("daemon-killed")
+    nodes = _workflows("daemon-killed")
+    assert len(nodes) == 4 and all(node.is_finished_ok for node in nodes), [
+        (node.pk, node.process_state, node.exit_status) for node in nodes]
+    assert orm.QueryBuilder().append(orm.WorkflowNode, filters={"description": {"like": "%|320K|%"}}).count() == 4
+    # the same cells as a clean run (the reference campaign links the clean runs of the other tests, or makes them)
+    reference = ["submit", str(library), "--group", "reference", "--workflow", "cell", "--protocol", "fast",
+                 "--watch", "--interval", "1"]
+    assert _invoke(*reference).exit_code == 0
+
+    def results(label):  # the built cell (its LAMMPS data file) and its summary but for the time it took
+        return {node.base.extras.get(KEY).split("|")[0]: (
+            node.outputs.data_file.get_content(),
+            {k: v for k, v in node.outputs.summary.get_dict().items() if k != "build_seconds"})
+            for node in _workflows(label)}
+
+    assert results("daemon-killed") == results("reference")
+
+
+def test_cancel_status_and_retry(daemon, library):
+    args = ["submit", str(library), "--group", "cancelled", "--workflow", "cell", "--protocol", "fast",
+            "--temperature", "330", "--max-concurrent", "4"]
+    assert _invoke(*args).exit_code == 0
+    cancelled = _invoke("cancel", "cancelled")
+    assert cancelled.exit_code == 0 and "asked 4 active workflows to stop" in cancelled.output, cancelled.output
+    _wait("cancelled")
+    killed = [node for node in _workflows("cancelled") if node.is_killed]
+    assert killed
+    status = _invoke("status", "cancelled").output
+    assert re.search(rf"^killed\s+{len(killed)}$", status, re.M), status
+    assert re.search(rf"^killed\s+{len(killed)}\s+campaign 'cancelled' cancelled", status, re.M), status
+    assert "aiida-polymer campaign retry cancelled" in status
+    assert _invoke("retry", "cancelled", "--exit-code", "401").output.startswith("campaign 'cancelled': nothing")
+    retried = _invoke("retry", "cancelled", "--exit-code", "killed")
+    assert retried.exit_code == 0 and retried.output.count("retrying") == len(killed), retried.output
+    assert _invoke(*args, "--watch", "--interval", "1").exit_code == 0
+    nodes = _workflows("cancelled")
+    assert len(nodes) == 4 and all(node.is_finished_ok for node in nodes)
+    kept = _workflows("cancelled/failed")
+    assert {node.pk for node in kept} == {node.pk for node in killed}  # the killed runs are kept, not deleted

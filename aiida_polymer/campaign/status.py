@@ -37,21 +37,23 @@ def campaign_status(group: orm.Group) -> Status:
     query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
         orm.WorkflowNode, with_group="group", tag="wf",
         project=["id", "label", f"extras.{KEY}", "attributes.process_state", "attributes.exit_status",
-                 "attributes.exit_message", "ctime", "mtime"])
+                 "attributes.exit_message", "attributes.process_status", "ctime", "mtime"])
     counts: Counter = Counter()
     codes: Counter = Counter()
     messages: dict = {}
     finished_at = []
     seen = set()
-    for pk, label, key, state, exit_status, message, ctime, mtime in query.iterall():
+    for pk, label, key, state, exit_status, message, process_status, ctime, mtime in query.iterall():
         seen.add(key)
         kind = _kind(state, exit_status)
         counts[kind] += 1
         if kind in ("failed", "excepted", "killed"):
             code = exit_status if kind == "failed" else kind
             codes[code] += 1
-            messages.setdefault(code, message or kind)
-            status.failures.append((pk, label, f"[{exit_status}] {message}" if kind == "failed" else kind))
+            reason = message if kind == "failed" else process_status
+            messages.setdefault(code, reason or kind)
+            shown = f"[{exit_status}] {reason}" if kind == "failed" else f"{kind}: {reason}"
+            status.failures.append((pk, label, shown))
         if state not in ACTIVE:
             status.wall_hours += (mtime - ctime).total_seconds() / 3600
             finished_at.append(mtime)

@@ -333,14 +333,25 @@ def retry(group: orm.Group, exit_codes: Iterable[int | str] = ()) -> list[tuple[
     return failed
 
 
-def cancel(group: orm.Group) -> list[int]:
-    """Kill the campaign's active workflows (the group keeps them: ``retry --exit-code killed`` resubmits)."""
+def cancel(group: orm.Group, timeout: float = 120.0) -> tuple[list[int], list[int]]:
+    """Kill the campaign's active workflows (the group keeps them: ``retry --exit-code killed`` resubmits); a
+    workflow that no daemon worker has loaded yet cannot be reached, so the request is repeated until all have
+    stopped or ``timeout`` seconds have passed. Returns the PKs asked to stop and those still active."""
+    import time
+
     from aiida.engine.processes.control import kill_processes
 
-    query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
-        orm.WorkflowNode, with_group="group", filters={"attributes.process_state": {"in": list(ACTIVE)}},
-        project="*")
-    nodes = query.all(flat=True)
-    if nodes:
-        kill_processes(nodes, msg_text=f"campaign {group.label!r} cancelled", timeout=30)
-    return [node.pk for node in nodes]
+    def active() -> list:
+        query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
+            orm.WorkflowNode, with_group="group", filters={"attributes.process_state": {"in": list(ACTIVE)}},
+            project="*")
+        return query.all(flat=True)
+
+    asked = active()
+    deadline = time.monotonic() + timeout
+    nodes = asked
+    while nodes and time.monotonic() < deadline:
+        kill_processes(nodes, msg_text=f"campaign {group.label!r} cancelled", timeout=10)
+        time.sleep(1)
+        nodes = active()
+    return [node.pk for node in asked], [node.pk for node in nodes]

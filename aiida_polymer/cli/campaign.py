@@ -196,9 +196,12 @@ def cancel(label: str) -> None:
     group = _group(label)
     from ..campaign.submission import cancel as cancel_campaign
 
-    killed = cancel_campaign(group)
-    click.echo(f"campaign {label!r}: asked {len(killed)} active workflows to stop"
-               + (f" ({', '.join(str(pk) for pk in killed)})" if killed else ""))
+    asked, active = cancel_campaign(group)
+    click.echo(f"campaign {label!r}: asked {len(asked)} active workflows to stop"
+               + (f" ({', '.join(str(pk) for pk in asked)})" if asked else ""))
+    if active:
+        raise click.ClickException(f"{len(active)} did not stop ({', '.join(str(pk) for pk in active)}): is the "
+                                   f"daemon running (verdi daemon status)? Run the command again once it is.")
 
 
 def _group(label: str):
