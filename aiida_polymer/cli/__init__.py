@@ -85,22 +85,63 @@ def cli(traceback: bool) -> None:
 
 
 @cli.command()
-def setup() -> None:
+@click.option("--production", is_flag=True,
+              help="Make the production profile instead: PostgreSQL + RabbitMQ (started by scripts/services.sh, "
+                   "on 127.0.0.1), for many daemon workers and large databases.")
+@click.option("--profile-name", help=f"Name of the profile (default {PROFILE!r}, or with --production "
+                                     "'aiida-polymer-production').")
+def setup(production: bool, profile_name: str | None) -> None:
     """Create (once) the project profile (SQLite + built-in ZeroMQ broker), the localhost computer and codes."""
     from aiida.manage.configuration import get_config, reset_config
 
+    if production:
+        return _setup_production(profile_name)
+    name = profile_name or PROFILE
     verdi = os.path.join(os.path.dirname(sys.executable), "verdi")
-    if PROFILE not in get_config(create=True).profile_names:
-        subprocess.run([verdi, "presto", "--profile-name", PROFILE], check=True)
+    if name not in get_config(create=True).profile_names:
+        # --use-zeromq: presto would otherwise pick RabbitMQ whenever it runs here (scripts/services.sh)
+        subprocess.run([verdi, "presto", "--use-zeromq", "--profile-name", name], check=True)
         reset_config()
-    _load_profile()
+    if profile_name:
+        from aiida import load_profile
+
+        load_profile(name, allow_switch=True)
+    else:
+        _load_profile()
+    _setup_computer_and_codes(name)
+
+
+def _setup_computer_and_codes(name: str) -> None:
     from ..codes import ensure_codes, localhost
 
     computer = localhost()
     codes = ensure_codes(computer)
-    enable_qm_caching(PROFILE)
-    click.echo(f"profile {PROFILE!r} (AIIDA_PATH={os.environ.get('AIIDA_PATH', '~')}), computer {computer.label!r}, "
+    enable_qm_caching(name)
+    click.echo(f"profile {name!r} (AIIDA_PATH={os.environ.get('AIIDA_PATH', '~')}), computer {computer.label!r}, "
                f"codes: {', '.join(sorted(codes))}")
+
+
+def _setup_production(profile_name: str | None) -> None:
+    """``setup --production``: services, role and database, the psql_dos + rabbitmq profile, computer and codes."""
+    from aiida import load_profile
+
+    from ..production import PRODUCTION_PROFILE, StackError, setup_production
+
+    name = profile_name or PRODUCTION_PROFILE
+    try:
+        made = setup_production(name)
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(made.services)
+    database = made.database
+    click.echo(f"database {database.name!r} (role {database.user!r}) on 127.0.0.1: "
+               f"{'created' if database.created else 'exists'}; its password is in {made.secret} (mode 600)")
+    click.echo(f"profile {name!r}: {'created' if made.profile_created else 'exists'} "
+               "(core.psql_dos storage, core.rabbitmq broker)")
+    load_profile(name, allow_switch=True)
+    _setup_computer_and_codes(name)
+    click.echo(f"use it with AIIDA_POLYMER_PROFILE={name} aiida-polymer ..., or verdi -p {name} ...; "
+               f"start its daemon with: verdi -p {name} daemon start 2")
 
 
 CACHED = ("aiida.calculations:polymer.psi4", "aiida.calculations:polymer.conformer_search",
