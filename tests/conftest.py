@@ -33,8 +33,7 @@ def zeromq_daemon(aiida_config, aiida_profile_factory, name: str, workers: int =
         try:
             yield client
         finally:
-            if client.is_daemon_running:
-                client.stop_daemon(wait=True)
+            _stop(client)
             aiida_config.set_default_profile(previous, overwrite=True)
             aiida_config.store()
 
@@ -53,6 +52,22 @@ def polymer_codes_module(aiida_profile):
     from aiida_polymer.codes import ensure_codes, localhost
 
     return ensure_codes(localhost("localhost-test"))
+
+
+def _stop(client) -> None:
+    """Stop the daemon; on a loaded machine circus may not answer in time: then terminate it by its PID."""
+    import signal
+
+    from aiida.engine.daemon.client import DaemonException
+
+    try:
+        if client.is_daemon_running:
+            client.stop_daemon(wait=True, timeout=60)
+    except DaemonException:
+        pid = client.get_daemon_pid()
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
 @pytest.fixture(scope="session")

@@ -105,6 +105,7 @@ def test_campaign_is_throttled_links_duplicates_and_ends(daemon, library):
     assert "5 library rows, 1 rejected" in status.output and "4 polymers" in status.output
     assert re.search(r"^finished\s+4$", status.output, re.M) and re.search(r"^to submit\s+0$", status.output, re.M)
     assert re.search(r"^failed\s+0$", status.output, re.M) and "CPU time" in status.output
+    assert re.search(r"^  (antechamber|parmchk2): \d+ s over 4 jobs$", status.output, re.M), status.output
 
 
 def test_another_campaign_links_what_is_computed(daemon, library):
