@@ -106,6 +106,7 @@ def test_campaign_is_throttled_links_duplicates_and_ends(daemon, library):
     assert re.search(r"^finished\s+4$", status.output, re.M) and re.search(r"^to submit\s+0$", status.output, re.M)
     assert re.search(r"^failed\s+0$", status.output, re.M) and "CPU time" in status.output
     assert re.search(r"^  (antechamber|parmchk2): \d+ s over 4 jobs$", status.output, re.M), status.output
+    assert "jobs per finished polymer: 2.0 (" in status.output  # antechamber and parmchk2 once each
 
 
 def test_another_campaign_links_what_is_computed(daemon, library):

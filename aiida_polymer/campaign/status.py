@@ -27,6 +27,7 @@ class Status:
     cpu_hours: float = 0.0  # summed over their jobs: job wall time x MPI processes
     eta_hours: float | None = None  # at the rate of the last finished workflows
     slowest: list[tuple[str, float, int]] = field(default_factory=list)  # (stage, mean hours, jobs)
+    jobs: dict[str, float] = field(default_factory=dict)  # scheduler jobs (CalcJobs) per finished polymer, by kind
     failures: list[tuple[int, str, str]] = field(default_factory=list)  # (pk, library id, reason)
 
 
@@ -42,11 +43,13 @@ def campaign_status(group: orm.Group) -> Status:
     codes: Counter = Counter()
     messages: dict = {}
     finished_at = []
-    seen = set()
+    seen, finished_ok = set(), set()
     for pk, label, key, state, exit_status, message, process_status, ctime, mtime in query.iterall():
         seen.add(key)
         kind = _kind(state, exit_status)
         counts[kind] += 1
+        if kind == "finished":
+            finished_ok.add(pk)
         if kind in ("failed", "excepted", "killed"):
             code = exit_status if kind == "failed" else kind
             codes[code] += 1
@@ -60,7 +63,7 @@ def campaign_status(group: orm.Group) -> Status:
     counts["to submit"] = len(set(settings.entries) - seen)
     status.counts = {state: counts.get(state, 0) for state in STATES}
     status.exit_codes = sorted(((code, messages[code], n) for code, n in codes.items()), key=lambda t: -t[2])
-    status.cpu_hours, status.slowest = _jobs(group)
+    status.cpu_hours, status.slowest, status.jobs = _jobs(group, finished_ok)
     status.eta_hours = _eta(finished_at, status.counts)
     return status
 
@@ -71,12 +74,15 @@ def _kind(state: str | None, exit_status: int | None) -> str:
     return state or "created"
 
 
-def _jobs(group: orm.Group) -> tuple[float, list[tuple[str, float, int]]]:
-    """CPU hours of the campaign's jobs (scheduler wall time, else the job's lifetime, x MPI processes) and the
-    three stages with the longest mean job time. The jobs are found down the CALL links, one query per level."""
+def _jobs(group: orm.Group, finished_ok: set[int]) -> tuple[float, list[tuple[str, float, int]], dict[str, float]]:
+    """CPU hours of the campaign's jobs (scheduler wall time, else the job's lifetime, x MPI processes), the three
+    stages with the longest mean job time, and the jobs per finished polymer by calculation (a cached job counts:
+    it is no submission, but AiiDA records it the same way). The jobs are found down the CALL links, one query
+    per level."""
     parents = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
         orm.WorkflowNode, with_group="group", project="id").all(flat=True)
-    cpu, per_stage, seen = 0.0, defaultdict(list), set(parents)
+    cpu, per_stage, seen, jobs = 0.0, defaultdict(list), set(parents), Counter()
+    root = {pk: pk for pk in parents}
     names: dict[int, str] = {}  # process -> its stage name: its call-link label, or its caller's for a restart
     while parents:
         children = []
@@ -95,14 +101,17 @@ def _jobs(group: orm.Group) -> tuple[float, list[tuple[str, float, int]]]:
                 seen.add(pk)
                 children.append(pk)
                 label = names.get(parent, process) if link.startswith("iteration_") else link
-                names[pk] = label
+                names[pk], root[pk] = label, root[parent]
+                if node_type.startswith("process.calculation.calcjob") and root[pk] in finished_ok:
+                    jobs[process] += 1
                 if node_type.startswith("process.calculation.calcjob") and state == "finished":
                     seconds = float((info or {}).get("wallclock_time_seconds") or (mtime - ctime).total_seconds())
                     cpu += seconds * _processes(resources or {}) / 3600
                     per_stage[label or "?"].append(seconds / 3600)
         parents = children
     slowest = sorted(((stage, sum(h) / len(h), len(h)) for stage, h in per_stage.items()), key=lambda t: -t[1])
-    return cpu, slowest[:3]
+    per_polymer = {name: n / len(finished_ok) for name, n in jobs.most_common()} if finished_ok else {}
+    return cpu, slowest[:3], per_polymer
 
 
 def _processes(resources: dict) -> int:

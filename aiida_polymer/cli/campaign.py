@@ -154,6 +154,9 @@ def format_status(s) -> str:
     eta = "unknown (fewer than two finished)" if s.eta_hours is None else f"{s.eta_hours:.2f} h"
     lines += ["", f"wall time {s.wall_hours:.2f} h (finished workflows), CPU time {s.cpu_hours:.2f} core-h (jobs), "
                   f"estimated time to finish {eta}"]
+    if s.jobs:
+        lines.append(f"jobs per finished polymer: {sum(s.jobs.values()):.1f} ("
+                     + ", ".join(f"{name} {n:.1f}" for name, n in s.jobs.items()) + ")")
     if s.slowest:
         lines += ["slowest stages (mean job time):",
                   *(f"  {stage}: {hours * 3600:.0f} s over {n} jobs" for stage, hours, n in s.slowest)]
