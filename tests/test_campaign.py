@@ -228,3 +228,22 @@ def test_cancel_status_and_retry(daemon, library):
     assert len(nodes) == 4 and all(node.is_finished_ok for node in nodes)
     kept = _workflows("cancelled/failed")
     assert {node.pk for node in kept} == {node.pk for node in killed}  # the killed runs are kept, not deleted
+
+
+def test_bad_campaign_input_is_a_clean_error(daemon, tmp_path, library):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,structure\nPE,*CC*\n")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["campaign", "submit", str(bad), "--group", "x", "--dry-run"])
+    assert result.exit_code == 2 and "no 'id' and no 'smiles' column" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    for args, message in ((["status", "nosuch"], "no campaign 'nosuch'"),
+                          (["retry", "nosuch"], "no campaign 'nosuch'"),
+                          (["submit", str(library), "--group", "throttled", "--workflow", "cell", "--protocol",
+                            "moderate"], "was started with other settings (protocol 'fast', now 'moderate')"),
+                          (["submit", str(library), "--group", "x", "--overrides", "{nope"], "not JSON"),
+                          (["submit", str(library), "--group", "x", "--code-lmp", "lmp@nowhere", "--dry-run"],
+                           "no code 'lmp@nowhere'")):
+        result = runner.invoke(cli, ["campaign", *args])
+        assert result.exit_code in (1, 2) and message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
