@@ -94,10 +94,21 @@ def _options(settings, codes: dict, options_file: str | None) -> dict:
 
 
 def _top_up(group, max_concurrent: int | None, watch: bool, interval: float) -> None:
+    from aiida.manage import get_manager
+    from sqlalchemy.exc import OperationalError
+
     from ..campaign.submission import submit_batch
 
     while True:
-        batch = submit_batch(group, max_concurrent)
+        try:
+            batch = submit_batch(group, max_concurrent)
+        except OperationalError as exc:  # SQLite: the daemon's workers hold the write lock for a while
+            if "locked" not in str(exc) or not watch:
+                raise
+            get_manager().get_profile_storage().get_session().rollback()
+            click.echo(f"the database is busy (locked by the daemon's workers); trying again in {interval:g} s")
+            time.sleep(interval)
+            continue
         for what, keys in (("adopted (found again after an interruption)", batch.adopted),
                            ("linked (already computed or running)", batch.linked), ("submitted", batch.submitted)):
             for key, pk in keys.items():
