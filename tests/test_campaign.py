@@ -221,11 +221,14 @@ def test_cancel_status_and_retry(daemon, library):
     assert re.search(rf"^killed\s+{len(killed)}\s+campaign 'cancelled' cancelled", status, re.M), status
     assert "aiida-polymer campaign retry cancelled" in status
     assert _invoke("retry", "cancelled", "--exit-code", "401").output.startswith("campaign 'cancelled': nothing")
-    retried = _invoke("retry", "cancelled", "--exit-code", "killed")
-    assert retried.exit_code == 0 and retried.output.count("retrying") == len(killed), retried.output
+    retried = _invoke("retry", "cancelled", "--exit-code", "killed", "--protocol", "moderate")
+    assert retried.exit_code == 0 and retried.output.count("at protocol moderate") == len(killed), retried.output
     assert _invoke(*args, "--watch", "--interval", "1").exit_code == 0
     nodes = _workflows("cancelled")
     assert len(nodes) == 4 and all(node.is_finished_ok for node in nodes)
+    moderate = [node for node in nodes if "|moderate|" in node.base.extras.get(KEY)]
+    assert len(moderate) == len(killed)  # retried at the other protocol: its larger cell
+    assert all(node.outputs.summary["n_atoms"] > 1500 for node in moderate)
     kept = _workflows("cancelled/failed")
     assert {node.pk for node in kept} == {node.pk for node in killed}  # the killed runs are kept, not deleted
 

@@ -121,6 +121,14 @@ def test_csv_library_rows_are_checked_with_line_numbers(tmp_path):
     assert "isotaktic" in reasons[13][1] and "isotactic" in reasons[13][1]
 
 
+def test_a_row_may_set_its_own_protocol(tmp_path):
+    path = tmp_path / "library.csv"
+    path.write_text("id,smiles,protocol\nPE,*CC*,moderate\nPP,*CC(C)*,\nPS,*CC(c1ccccc1)*,precis\n")
+    entries, rejected = read_library(path)
+    assert [entry.key("fast").split("|")[1] for entry in entries] == ["moderate", "fast"]
+    assert rejected[0].line == 4 and "precis" in rejected[0].reason and "precise" in rejected[0].reason
+
+
 def test_smiles_file_library(tmp_path):
     path = tmp_path / "units.smi"
     path.write_text("# a comment\n*CC*  polyethylene\n\n*CC(C)*\n*C(*\n")

@@ -2,7 +2,8 @@
 
 CSV columns: ``id`` and ``smiles`` (required; several repeat units of a copolymer separated by ``.``), optional
 ``copolymer`` (alternating, random, block), ``fractions`` (mole fractions, ``;``- or space-separated),
-``tacticity``, ``head_group``, ``tail_group``; every other column is metadata, kept with the polymer. A plain file
+``tacticity``, ``head_group``, ``tail_group``, ``protocol`` (this row's, instead of the campaign's); every other
+column is metadata, kept with the polymer. A plain file
 has one SMILES per line, optionally followed by an id (the ``.smi`` convention); blank lines and ``#`` comments
 are skipped. Every row is checked here; a bad one is rejected with its line number and the reason, the rest go on.
 """
@@ -19,7 +20,8 @@ from ..chem.chains import COPOLYMER_KINDS, TACTICITIES
 from ..chem.monomer import MonomerError, parse_end_group, parse_repeat_unit
 from .identity import polymer_key
 
-COLUMNS = ("id", "smiles", "copolymer", "fractions", "tacticity", "head_group", "tail_group")
+COLUMNS = ("id", "smiles", "copolymer", "fractions", "tacticity", "head_group", "tail_group", "protocol")
+PROTOCOLS = ("fast", "moderate", "precise")
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,13 @@ class Entry:
     tacticity: str | None = None
     head_group: str | None = None
     tail_group: str | None = None
+    protocol: str | None = None  # this row's protocol, else the campaign's
     metadata: dict[str, str] = field(default_factory=dict, compare=False)
 
     def key(self, protocol: str, temperature: float = 300.0, pressure: float = 1.0,
             overrides: dict | None = None) -> str:
-        return polymer_key(self.units, protocol, temperature, pressure, copolymer=self.copolymer,
+        """The polymer key at this row's protocol, else ``protocol``."""
+        return polymer_key(self.units, self.protocol or protocol, temperature, pressure, copolymer=self.copolymer,
                            fractions=self.fractions, tacticity=self.tacticity, head_group=self.head_group,
                            tail_group=self.tail_group, overrides=overrides)
 
@@ -49,7 +53,8 @@ class Entry:
         return {key: value for key, value in settings.items() if value is not None}
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "line": self.line, "units": list(self.units), **self.cell(),
+        extra = {"protocol": self.protocol} if self.protocol else {}
+        return {"id": self.id, "line": self.line, "units": list(self.units), **self.cell(), **extra,
                 "metadata": dict(self.metadata)}
 
     @classmethod
@@ -58,7 +63,7 @@ class Entry:
         return cls(id=data["id"], line=data["line"], units=tuple(data["units"]), copolymer=data.get("copolymer"),
                    fractions=tuple(fractions) if fractions else None, tacticity=data.get("tacticity"),
                    head_group=data.get("head_group"), tail_group=data.get("tail_group"),
-                   metadata=dict(data.get("metadata") or {}))
+                   protocol=data.get("protocol"), metadata=dict(data.get("metadata") or {}))
 
 
 @dataclass(frozen=True)
@@ -145,9 +150,12 @@ def _entry(line: int, row: dict) -> Entry:
             except MonomerError as exc:
                 raise ValueError(f"{column}: {exc}") from None
             ends[column] = row[column]
+    protocol = row.get("protocol") or None
+    if protocol and protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r}: choose from {', '.join(PROTOCOLS)}")
     metadata = {key: value for key, value in row.items() if key not in COLUMNS and value}
     return Entry(id=ident, line=line, units=units, copolymer=copolymer, fractions=fractions, tacticity=tacticity,
-                 metadata=metadata, **ends)
+                 protocol=protocol, metadata=metadata, **ends)
 
 
 def _fractions(text: str, n_units: int) -> tuple[float, ...] | None:

@@ -95,10 +95,11 @@ def prepare(label: str, entries: Iterable[Entry], rejected: Iterable[Rejected], 
         for name in ("codes", "options", "max_concurrent"):  # kept unless given again
             setattr(settings, name, getattr(settings, name) or getattr(old, name))
     settings.max_concurrent = settings.max_concurrent or DEFAULT_CONCURRENT
-    for entry in entries:
-        rows = settings.entries.setdefault(settings.key(entry), [])
-        if entry.id not in {row["id"] for row in rows}:
-            rows.append(entry.as_dict())
+    known = {row["id"] for rows in settings.entries.values() for row in rows}  # a row keeps its first key (retry
+    for entry in entries:  # --protocol may have changed it)
+        if entry.id not in known:
+            settings.entries.setdefault(settings.key(entry), []).append(entry.as_dict())
+            known.add(entry.id)
     seen = {(r["line"], r["id"]) for r in settings.rejected}
     settings.rejected += [r.__dict__ for r in rejected if (r.line, r.id) not in seen]
     store_settings(group, settings)
@@ -160,14 +161,15 @@ def make_builder(settings: Settings, entry: Entry, codes: dict):
     from ..workchains.properties import PropertiesWorkChain
 
     overrides = _merge(settings.overrides, {"equilibrate": {"cell": entry.cell()}} if entry.cell() else {})
+    protocol = entry.protocol or settings.protocol
     if settings.workflow == "properties":
         return PropertiesWorkChain.get_builder_from_protocol(
-            codes, list(entry.units), settings.protocol, overrides or None, settings.options or None,
+            codes, list(entry.units), protocol, overrides or None, settings.options or None,
             temperature=settings.temperature, pressure=settings.pressure)
     from ..workchains.amorphous_cell import AmorphousCellWorkChain
 
     equilibrate = EquilibrateWorkChain.get_builder_from_protocol(
-        codes["lmp"], list(entry.units), settings.protocol, overrides.get("equilibrate"),
+        codes["lmp"], list(entry.units), protocol, overrides.get("equilibrate"),
         antechamber=codes["antechamber"], parmchk2=codes["parmchk2"])
     builder = AmorphousCellWorkChain.get_builder()
     builder._data = dict(equilibrate.cell._data)
@@ -321,15 +323,24 @@ def failed_workflows(group: orm.Group, exit_codes: Iterable[int | str] = ()) -> 
     return out
 
 
-def retry(group: orm.Group, exit_codes: Iterable[int | str] = ()) -> list[tuple[int, str, int | str]]:
+def retry(group: orm.Group, exit_codes: Iterable[int | str] = (), protocol: str | None = None
+          ) -> list[tuple[int, str, int | str]]:
     """Make the failed workflows (those with ``exit_codes``, or all) submittable again: each leaves the campaign's
-    group for ``<label>/failed`` (kept, with its provenance) and the next ``submit`` computes its key anew."""
+    group for ``<label>/failed`` (kept, with its provenance) and the next ``submit`` computes its key anew; with
+    ``protocol``, at that protocol (their rows get it, so their key changes)."""
     failed = failed_workflows(group, exit_codes)
     if failed:
         archive, _ = orm.Group.collection.get_or_create(f"{group.label}/failed")
         nodes = [orm.load_node(pk) for pk, _, _ in failed]
         archive.add_nodes(nodes)
         group.remove_nodes(nodes)
+    if failed and protocol:
+        settings = load_settings(group)
+        for _, key, _ in failed:
+            for row in settings.entries.pop(key, []):
+                row["protocol"] = protocol
+                settings.entries.setdefault(settings.key(Entry.from_dict(row)), []).append(row)
+        store_settings(group, settings)
     return failed
 
 

@@ -183,18 +183,20 @@ def format_status(s) -> str:
 @click.argument("label")
 @click.option("--exit-code", "exit_codes", multiple=True,
               help="Only failures with this exit code (a number, or excepted / killed); repeatable.")
-def retry(label: str, exit_codes: tuple[str, ...]) -> None:
+@click.option("--protocol", type=click.Choice(PROTOCOLS), help="Retry them at this protocol instead.")
+def retry(label: str, exit_codes: tuple[str, ...], protocol: str | None) -> None:
     """Resubmit the failed polymers (the failed runs are kept in the group LABEL/failed)."""
     group = _group(label)
     from ..campaign.submission import retry as retry_failed
 
-    failed = retry_failed(group, exit_codes)
+    failed = retry_failed(group, exit_codes, protocol)
     if not failed:
         click.echo(f"campaign {label!r}: nothing to retry" + (f" with exit code {', '.join(exit_codes)}"
                                                               if exit_codes else ""))
         return
     for pk, key, code in failed:
-        click.echo(f"retrying {key} (was <{pk}>, {code}; kept in group {label}/failed)")
+        at = f" at protocol {protocol}" if protocol else ""
+        click.echo(f"retrying {key}{at} (was <{pk}>, {code}; kept in group {label}/failed)")
     from . import _daemon_problem
 
     problem = _daemon_problem()
