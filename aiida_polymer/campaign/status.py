@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from aiida import orm
 
-from .submission import ACTIVE, BATCH, KEY, load_settings
+from .submission import ACTIVE, BATCH, KEY, group_workflows, load_settings
 
 STATES = ("to submit", "created", "waiting", "running", "finished", "failed", "excepted", "killed")
 
@@ -35,10 +35,9 @@ def campaign_status(group: orm.Group) -> Status:
     settings = load_settings(group)
     rows = sum(len(entries) for entries in settings.entries.values())
     status = Status(group.label, rows, len(settings.entries), len(settings.rejected))
-    query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
-        orm.WorkflowNode, with_group="group", tag="wf",
-        project=["id", "label", f"extras.{KEY}", "attributes.process_state", "attributes.exit_status",
-                 "attributes.exit_message", "attributes.process_status", "ctime", "mtime"])
+    query = group_workflows(group, ["id", "label", f"extras.{KEY}", "attributes.process_state",
+                                    "attributes.exit_status", "attributes.exit_message", "attributes.process_status",
+                                    "ctime", "mtime"])
     counts: Counter = Counter()
     codes: Counter = Counter()
     messages: dict = {}
@@ -79,8 +78,7 @@ def _jobs(group: orm.Group, finished_ok: set[int]) -> tuple[float, list[tuple[st
     stages with the longest mean job time, and the jobs per finished polymer by calculation (a cached job counts:
     it is no submission, but AiiDA records it the same way). The jobs are found down the CALL links, one query
     per level."""
-    parents = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
-        orm.WorkflowNode, with_group="group", project="id").all(flat=True)
+    parents = group_workflows(group, "id").all(flat=True)
     cpu, per_stage, seen, jobs = 0.0, defaultdict(list), set(parents), Counter()
     root = {pk: pk for pk in parents}
     names: dict[int, str] = {}  # process -> its stage name: its call-link label, or its caller's for a restart

@@ -36,6 +36,12 @@ BATCH = 500  # keys per query (SQLite's limit on bound parameters)
 DEFAULT_CONCURRENT = 4
 
 
+def group_workflows(group: orm.Group, project, filters: dict | None = None) -> orm.QueryBuilder:
+    """A query of the workflows in ``group``, projecting ``project``."""
+    return orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
+        orm.WorkflowNode, with_group="group", filters=filters or {}, project=project)
+
+
 class CampaignError(ValueError):
     """A campaign that cannot be created or resumed as asked; the message says why."""
 
@@ -245,9 +251,7 @@ def find_existing(keys: list[str], process_type: str) -> dict[str, tuple[int, st
 
 def record_library(group: orm.Group, settings: Settings) -> None:
     """Give every workflow of the group its rows of this campaign (extra ``library``), where missing."""
-    query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
-        orm.WorkflowNode, with_group="group", project=["*", f"extras.{KEY}", f"extras.{LIBRARY}"])
-    for node, key, library in query.iterall():
+    for node, key, library in group_workflows(group, ["*", f"extras.{KEY}", f"extras.{LIBRARY}"]).iterall():
         rows = settings.entries.get(key)
         if not rows:
             continue
@@ -277,8 +281,7 @@ def plan(label: str, entries: list[Entry], rejected: list[Rejected], settings: S
         by_key.setdefault(settings.key(entry), []).append(entry.as_dict())
     try:
         group = orm.Group.collection.get(label=label)
-        members = {key: pk for key, pk in orm.QueryBuilder().append(orm.Group, filters={"id": group.pk},
-                   tag="g").append(orm.WorkflowNode, with_group="g", project=[f"extras.{KEY}", "id"]).all()}
+        members = dict(group_workflows(group, [f"extras.{KEY}", "id"]).all())
     except NotExistent:
         members = {}
     existing = find_existing([key for key in by_key if key not in members], WORKFLOWS[settings.workflow])
@@ -307,9 +310,7 @@ def failed_workflows(group: orm.Group, exit_codes: Iterable[int | str] = ()) -> 
     """(pk, key, exit code) of the group's workflows that did not finish ok; ``exit_codes`` (numbers, or
     "excepted"/"killed") select some of them."""
     wanted = {str(code) for code in exit_codes}
-    query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
-        orm.WorkflowNode, with_group="group",
-        project=["id", f"extras.{KEY}", "attributes.process_state", "attributes.exit_status"])
+    query = group_workflows(group, ["id", f"extras.{KEY}", "attributes.process_state", "attributes.exit_status"])
     out = []
     for pk, key, state, exit_status in query.iterall():
         if state == "finished" and exit_status != 0:
@@ -353,10 +354,7 @@ def cancel(group: orm.Group, timeout: float = 120.0) -> tuple[list[int], list[in
     from aiida.engine.processes.control import kill_processes
 
     def active() -> list:
-        query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
-            orm.WorkflowNode, with_group="group", filters={"attributes.process_state": {"in": list(ACTIVE)}},
-            project="*")
-        return query.all(flat=True)
+        return group_workflows(group, "*", {"attributes.process_state": {"in": list(ACTIVE)}}).all(flat=True)
 
     asked = active()
     deadline = time.monotonic() + timeout
