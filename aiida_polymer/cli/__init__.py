@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from ..production import REPOSITORY as _REPOSITORY
 from .tables import PROFILE, format_list, format_properties, format_result
 
 # AiiDA starts its daemon with the `verdi` it finds on the PATH when first imported: make it this environment's.
@@ -17,7 +18,7 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
 
 
 DEBUG_ENV = "AIIDA_POLYMER_DEBUG"  # set to 1 for the full traceback of an unexpected error
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPOSITORY = str(_REPOSITORY)
 
 
 def _profile_name() -> str:
