@@ -73,7 +73,7 @@ def submit(library: str, label: str, protocol: str, workflow: str, max_concurren
         problem = _daemon_problem()
         if problem:
             raise click.ClickException(problem)
-        group = prepare(label, entries, rejected, settings)
+        group = _while_locked(lambda: prepare(label, entries, rejected, settings), LOCK_PATIENCE)
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from None
     for row in rejected:
@@ -93,22 +93,38 @@ def _options(settings, codes: dict, options_file: str | None) -> dict:
         raise click.BadParameter(str(exc), param_hint="--options-file") from None
 
 
-def _top_up(group, max_concurrent: int | None, watch: bool, interval: float) -> None:
+LOCK_PATIENCE = 120.0  # s: how long a command without --watch waits for SQLite's write lock
+
+
+def _while_locked(action, patience: float | None, pause: float = 2.0):
+    """``action()``, tried again while SQLite's write lock is held by the daemon's workers (for ``patience``
+    seconds; None: for ever); then a clean error instead of ``database is locked``."""
     from aiida.manage import get_manager
     from sqlalchemy.exc import OperationalError
 
+    start = time.monotonic()
+    while True:
+        try:
+            return action()
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            get_manager().get_profile_storage().get_session().rollback()
+            if patience is not None and time.monotonic() - start > patience:
+                raise click.ClickException(
+                    f"the database stayed locked by the daemon's workers for {patience:g} s; run the same command "
+                    f"again (nothing is lost or duplicated), or use a PostgreSQL profile for large campaigns "
+                    f"(aiida-polymer setup --production)") from None
+            click.echo(f"the database is busy (locked by the daemon's workers); trying again in {pause:g} s")
+            time.sleep(pause)
+
+
+def _top_up(group, max_concurrent: int | None, watch: bool, interval: float) -> None:
     from ..campaign.submission import submit_batch
 
     while True:
-        try:
-            batch = submit_batch(group, max_concurrent)
-        except OperationalError as exc:  # SQLite: the daemon's workers hold the write lock for a while
-            if "locked" not in str(exc) or not watch:
-                raise
-            get_manager().get_profile_storage().get_session().rollback()
-            click.echo(f"the database is busy (locked by the daemon's workers); trying again in {interval:g} s")
-            time.sleep(interval)
-            continue
+        batch = _while_locked(lambda: submit_batch(group, max_concurrent), None if watch else LOCK_PATIENCE,
+                              interval if watch else 2.0)
         for what, keys in (("adopted (found again after an interruption)", batch.adopted),
                            ("linked (already computed or running)", batch.linked), ("submitted", batch.submitted)):
             for key, pk in keys.items():
@@ -189,7 +205,7 @@ def retry(label: str, exit_codes: tuple[str, ...], protocol: str | None) -> None
     group = _group(label)
     from ..campaign.submission import retry as retry_failed
 
-    failed = retry_failed(group, exit_codes, protocol)
+    failed = _while_locked(lambda: retry_failed(group, exit_codes, protocol), LOCK_PATIENCE)
     if not failed:
         click.echo(f"campaign {label!r}: nothing to retry" + (f" with exit code {', '.join(exit_codes)}"
                                                               if exit_codes else ""))
@@ -212,7 +228,7 @@ def cancel(label: str) -> None:
     group = _group(label)
     from ..campaign.submission import cancel as cancel_campaign
 
-    asked, active = cancel_campaign(group)
+    asked, active = _while_locked(lambda: cancel_campaign(group), LOCK_PATIENCE)
     click.echo(f"campaign {label!r}: asked {len(asked)} active workflows to stop"
                + (f" ({', '.join(str(pk) for pk in asked)})" if asked else ""))
     if active:
