@@ -6,7 +6,17 @@ from aiida import orm
 from aiida.common import datastructures
 from aiida.engine import CalcJob
 
-from ..chem.lammps_input import FINAL_DATA, FINAL_RESTART, NEMD_FILES, OUTPUT_FILES, Stage, StageError, render
+from ..chem.lammps_input import (
+    FINAL_DATA,
+    FINAL_RESTART,
+    NEMD_FILES,
+    OUTPUT_FILES,
+    PHASE,
+    StageError,
+    render,
+    render_phase,
+    stages_of,
+)
 
 INPUT, LOG, DATA, PARENT_DATA, PARENT_RESTART = "in.lammps", "log.lammps", "system.data", "parent.data", \
     "parent.restart"
@@ -15,7 +25,7 @@ TIMEOUT_MARGIN = 0.93  # LAMMPS stops itself (and writes its final files) at thi
 
 def _validate_stage(value: orm.Dict, _) -> str | None:
     try:
-        Stage.from_dict(value.get_dict())
+        stages_of(value.get_dict())
     except (StageError, TypeError) as exc:
         return f"invalid stage: {exc}"
     return None
@@ -27,20 +37,24 @@ def _validate_inputs(inputs, _) -> str | None:
     return None
 
 
+def timeout_seconds(seconds: int | None) -> int | None:
+    """Seconds LAMMPS may run, leaving it time to write its restart before the scheduler's walltime."""
+    return int(seconds * TIMEOUT_MARGIN) if seconds else None
+
+
 def timeout_for(seconds: int | None) -> str | None:
-    """``timer timeout`` value leaving LAMMPS time to write its restart before the scheduler's walltime."""
-    if not seconds:
-        return None
-    left = int(seconds * TIMEOUT_MARGIN)
-    return f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}"
+    """``timer timeout`` value (HH:MM:SS) of :func:`timeout_seconds`."""
+    left = timeout_seconds(seconds)
+    return None if left is None else f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}"
 
 
 class LammpsCalculation(CalcJob):
-    """Run one stage (see :class:`aiida_polymer.chem.lammps_input.Stage`) with ``lmp -in in.lammps``.
+    """Run one stage (see :class:`aiida_polymer.chem.lammps_input.Stage`), or a phase of several, with
+    ``lmp -in in.lammps``.
 
     With ``parent_folder``, ``settings['continuation']`` chooses between resuming the same stage from a restart
     file (``settings['restart_file']``, default ``final.restart``) and starting a new stage from the parent's
-    ``final.data``.
+    data file (``settings['data_file']``, default ``final.data``).
     """
 
     @classmethod
@@ -51,14 +65,18 @@ class LammpsCalculation(CalcJob):
         spec.input("parent_folder", valid_type=orm.RemoteData, required=False,
                    help="Folder of a previous run: its final.data (new stage) or a restart file (continuation).")
         spec.input("settings", valid_type=orm.Dict, required=False,
-                   help="continuation (bool), restart_file (str), cmdline (list of extra lmp arguments).")
+                   help="continuation (bool), restart_file (str), data_file (str), cmdline (list of extra lmp "
+                        "arguments), omp_threads (int).")
         spec.inputs.validator = _validate_inputs
         options = spec.inputs["metadata"]["options"]
         options["parser_name"].default = "polymer.lammps"
         options["resources"].default = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
         options["withmpi"].default = True
 
-        spec.output("thermo", valid_type=orm.ArrayData, help="Thermo time series, one array per column.")
+        spec.output("thermo", valid_type=orm.ArrayData, help="Thermo time series, one array per column (of a "
+                    "phase: its last stage's).")
+        spec.output_namespace("stage_thermo", valid_type=orm.ArrayData, dynamic=True,
+                              help="A phase: the thermo series of each stage that ran, by stage name.")
         spec.output("rg", valid_type=orm.ArrayData, required=False,
                     help="Per-chain radius of gyration: step, time (fs), values (frames, chains) in Å.")
         spec.output("com", valid_type=orm.ArrayData, required=False,
@@ -91,10 +109,12 @@ class LammpsCalculation(CalcJob):
         spec.exit_code(410, "ERROR_LAMMPS", message="LAMMPS error: {message}")
 
     def prepare_for_submission(self, folder):
-        stage = Stage.from_dict(self.inputs.stage.get_dict())
+        spec = self.inputs.stage.get_dict()
+        stages = stages_of(spec)
         settings = self.inputs.settings.get_dict() if "settings" in self.inputs else {}
-        if stage.timeout is None:
-            stage.timeout = timeout_for(self.inputs.metadata.options.get("max_wallclock_seconds"))
+        walltime = self.inputs.metadata.options.get("max_wallclock_seconds")
+        if stages[0].timeout is None:
+            stages[0].timeout = timeout_for(walltime)
         continuation = bool(settings.get("continuation", False))
         calcinfo = datastructures.CalcInfo()
         calcinfo.local_copy_list, calcinfo.remote_copy_list = [], []
@@ -105,11 +125,12 @@ class LammpsCalculation(CalcJob):
         else:
             parent = self.inputs.parent_folder
             name, source = ((settings.get("restart_file", FINAL_RESTART), PARENT_RESTART) if continuation
-                            else (FINAL_DATA, PARENT_DATA))
+                            else (settings.get("data_file", FINAL_DATA), PARENT_DATA))
             calcinfo.remote_copy_list.append((parent.computer.uuid, f"{parent.get_remote_path()}/{name}", source))
         folder.get_subfolder(".", create=True)
         with folder.open(INPUT, "w") as handle:
-            handle.write(render(stage, source, continuation))
+            handle.write(render_phase(stages, source, continuation, timeout_seconds(walltime)) if PHASE in spec
+                         else render(stages[0], source, continuation))
 
         codeinfo = datastructures.CodeInfo()
         codeinfo.code_uuid = self.inputs.code.uuid

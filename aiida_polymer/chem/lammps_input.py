@@ -20,18 +20,29 @@ kspace term, which LAMMPS' PPPM offers only in the atom form, from ``compute str
 ``replicate`` multiplies a new stage's system after reading it (e.g. [3, 1, 1] for an elongated NEMD box);
 ``rescale_density`` then scales the box and the atoms' positions isotropically to that density (e.g. the mean
 density of the production run, when NEMD starts from its last frame).
+
+A **phase** is several stages in one LAMMPS run (one scheduler job instead of one per stage): a stage
+specification ``{"name": ..., "stages": [stage, ...]}``. The stages are separated by ``clear``; each starts from
+the data file the one before wrote (as separate jobs would), writes ``<name>.restart`` and ``<name>.data`` (all
+kept), and is framed by the log lines ``aiida-polymer stage <name> begin`` and ``... end <step>``, by which the
+parser splits the log. One walltime limit covers the whole phase: each stage gets what is left of it (``timer
+timeout``, which ``clear`` resets), and after a stage that was stopped by it the run ends (``quit``), so that the
+next job continues that stage from its restart file and then runs the rest (see :func:`render_phase`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .lammps_io import STYLES
+from .lammps_log import MARK
 
 THERMO_COLUMNS = ("step", "time", "temp", "press", "vol", "density", "etotal", "ke", "pe", "ebond", "eangle",
                   "edihed", "eimp", "evdwl", "ecoul", "elong", "enthalpy", "lx", "ly", "lz")
 FINAL_RESTART, FINAL_DATA = "final.restart", "final.data"
+PHASE = "stages"  # the key of a phase's stage list
 RESTART_FILES = ("restart.a", "restart.b")
 OUTPUT_FILES = {"rg": "rg.dat", "com": "com.dat", "dipole": "dipole.dat"}
 NEMD_FILES = {"nemd_profile": "nemd_profile.dat", "nemd_flux": "nemd_flux.dat",
@@ -161,10 +172,62 @@ class Stage:
         return (float(p[0]), float(p[1])) if isinstance(p, list) else (float(p), float(p))
 
 
-def render(stage: Stage, source: str, continuation: bool = False) -> str:
+def stages_of(spec: dict[str, Any]) -> list[Stage]:
+    """The stages of a stage specification: one stage, or the stages of a phase (unique names)."""
+    if PHASE not in spec:
+        return [Stage.from_dict(spec)]
+    unknown = set(spec) - {"name", PHASE}
+    if unknown:
+        raise StageError(f"unknown phase field(s): {', '.join(sorted(unknown))} (a phase has name and stages)")
+    if not isinstance(spec[PHASE], list) or not spec[PHASE]:
+        raise StageError("a phase needs a non-empty list of stages")
+    stages = [Stage.from_dict(dict(item)) for item in spec[PHASE]]
+    names = [stage.name for stage in stages]
+    if len(set(names)) != len(names) or not all(re.fullmatch(r"[A-Za-z]\w*", name) for name in names):
+        raise StageError(f"the stages of a phase need distinct names of letters, digits and _: {names}")
+    return stages
+
+
+def stage_files(name: str) -> tuple[str, str]:
+    """The restart and data files stage ``name`` of a phase writes at its end."""
+    return f"{name}.restart", f"{name}.data"
+
+
+def render_phase(stages: list[Stage], source: str, continuation: bool = False,
+                 timeout_seconds: int | None = None) -> str:
+    """The input script of a phase: ``stages`` in one LAMMPS run. The first reads ``source`` (a data file, or
+    with ``continuation`` the restart file of its own interrupted run), each later one the data file of the one
+    before. The last also writes ``final.restart``/``final.data``. ``timeout_seconds``: the phase's walltime."""
+    lines = [f"# aiida-polymer phase: {', '.join(s.name for s in stages)}", "variable phase_start timer"]
+    for i, stage in enumerate(stages):
+        last = i == len(stages) - 1
+        if i:
+            lines.append("clear")
+        lines.append(f'print "{MARK} {stage.name} begin"')
+        if timeout_seconds:
+            left = f"floor({timeout_seconds}-(v_begin_{stage.name}-v_phase_start))"
+            lines += [f"variable begin_{stage.name} timer",
+                      f"timer timeout $(ternary({left}>1,{left},1)) every 100"]
+        step_source = source if not i else stage_files(stages[i - 1].name)[1]
+        script = render(replace(stage, timeout=None), step_source, continuation and not i, stage_files(stage.name))
+        lines += script.splitlines()
+        if last:
+            lines += [f"write_restart {FINAL_RESTART}", f"write_data {FINAL_DATA}"]
+        lines.append(f'print "{MARK} {stage.name} end $(step)"')
+        if not last and stage.ensemble != "minimize":  # stopped by the walltime: the next job goes on from here
+            lines.append(f'if "$(step) < {stage.steps}" then "quit 0"')
+        if not last and timeout_seconds:
+            lines += [f"variable end_{stage.name} timer",
+                      f'if "$(v_end_{stage.name}-v_phase_start) >= {timeout_seconds}" then "quit 0"']
+    return "\n".join(lines) + "\n"
+
+
+def render(stage: Stage, source: str, continuation: bool = False,
+           files: tuple[str, str] = (FINAL_RESTART, FINAL_DATA)) -> str:
     """The input script. A new stage reads the data file ``source`` (the builder's, or the previous stage's
     ``final.data``, which carries velocities); ``continuation=True`` resumes this same stage from the restart file
-    ``source`` after an interruption, keeping its step counter and target step."""
+    ``source`` after an interruption, keeping its step counter and target step. ``files``: the restart and data
+    files written at the end."""
     s = stage
     lines = [f"# aiida-polymer stage: {s.name}", f"units {STYLES['units']}", f"atom_style {STYLES['atom_style']}"]
     if continuation:  # the restart file keeps the pair style, its coefficients and special_bonds
@@ -191,7 +254,7 @@ def render(stage: Stage, source: str, continuation: bool = False) -> str:
             lines.append("reset_timestep 0")
     if s.ensemble != "minimize":
         lines += _dynamics(s, continuation)
-    lines += [f"write_restart {FINAL_RESTART}", f"write_data {FINAL_DATA}"]
+    lines += [f"write_restart {files[0]}", f"write_data {files[1]}"]
     return "\n".join(lines) + "\n"
 
 

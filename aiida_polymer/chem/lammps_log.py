@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+MARK = "aiida-polymer stage"  # ``print``ed before and after each stage of a phase (aiida_polymer.chem.lammps_input)
 ERROR_KINDS = ("lost_atoms", "bond_atoms_missing", "shake_failure", "out_of_range_atoms", "nan", "other")
 
 # ordered: the first pattern matching an error message gives its kind
@@ -193,6 +194,36 @@ def classify_error(message: str) -> str:
         if pattern.search(message):
             return kind
     return "other"
+
+
+_STAGE_MARK = re.compile(rf"^{MARK} (?P<name>\w+) (?P<what>begin|end)(?: (?P<step>-?\d+))?\s*$", re.M)
+
+
+@dataclass
+class StageText:
+    """The part of a phase's log that belongs to one stage; ``end_step``: the step its end line printed (None:
+    the log stops inside the stage)."""
+
+    name: str
+    text: str
+    end_step: int | None = None
+
+
+def split_stages(text: str) -> list[StageText]:
+    """A phase's log cut at its stage lines, in order (the echoed ``print`` commands are not stage lines)."""
+    stages: list[StageText] = []
+    start = None
+    for match in _STAGE_MARK.finditer(text):
+        if match["what"] == "begin":
+            if stages and start is not None:
+                stages[-1].text = text[start:match.start()]
+            stages.append(StageText(match["name"], ""))
+            start = match.end()
+        elif stages and stages[-1].name == match["name"]:
+            stages[-1].end_step = int(match["step"])
+    if stages and start is not None:
+        stages[-1].text = text[start:]
+    return stages
 
 
 def parse_log_file(path: str | Path) -> LammpsLog:

@@ -4,6 +4,10 @@ log stops without one).
 
 Every sampled series gets a ``time`` array (fs): its steps times the timestep this run used, which after a timestep
 halving is not the protocol's. The summary flags a run whose box became shorter than twice the pair cut-off.
+
+A phase (several stages in one run) is split at its stage lines: each stage's thermo is an output of its own
+(``stage_thermo.<name>``), the summary lists each stage's progress, and the other outputs are those of the last
+stage that ran (``series_stage``); a phase stopped by the walltime, or killed, names the stage to go on from.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ from ..chem.lammps_input import (
     FINAL_RESTART,
     NEMD_FILES,
     OUTPUT_FILES,
+    PHASE,
     THERMO_COLUMNS,
     Stage,
     heat_flux_terms,
+    stage_files,
+    stages_of,
 )
 from ..chem.lammps_io import read_vector_frames
-from ..chem.lammps_log import parse_log
+from ..chem.lammps_log import LammpsLog, parse_log, split_stages
 from ..chem.nemd import read_flux, read_heat_flux, read_profile
 from . import read_text
 
@@ -55,6 +62,34 @@ def half_box_check(thermo: dict[str, np.ndarray], stage: Stage) -> dict[str, flo
     return {"min_box_length": shortest, "cutoff": float(cutoff), "cutoff_exceeds_half_box": cutoff > shortest / 2}
 
 
+def _thermo(log: LammpsLog) -> dict[str, np.ndarray]:
+    """The thermo of the log's last run, by the project's column names."""
+    thermo = log.thermo(concatenate=False)
+    if len(thermo) == len(THERMO_COLUMNS):  # LAMMPS prints its own headers (TotEng, E_bond, ...): use keywords
+        thermo = dict(zip(THERMO_COLUMNS, thermo.values(), strict=True))
+    return thermo
+
+
+def phase_progress(stages: list[Stage], text: str) -> tuple[list[dict], dict[str, dict[str, np.ndarray]]]:
+    """Each stage of a phase that began: name, completed, ended (its end line: stopped by the walltime when not
+    completed), last_step, target_step; and each one's thermo."""
+    progress, thermo = [], {}
+    by_name = {stage.name: stage for stage in stages}
+    for part in split_stages(text):
+        stage = by_name.get(part.name)
+        if stage is None:
+            continue
+        log = parse_log(part.text)
+        last = part.end_step if part.end_step is not None else log.last_step
+        completed = part.end_step is not None and (stage.ensemble == "minimize" or part.end_step >= stage.steps)
+        progress.append({"name": stage.name, "completed": completed, "ended": part.end_step is not None,
+                         "last_step": last, "target_step": stage.steps})
+        series = _thermo(log)
+        if series:
+            thermo[stage.name] = series
+    return progress, thermo
+
+
 def _array(**arrays: np.ndarray) -> orm.ArrayData:
     node = orm.ArrayData()
     for name, values in arrays.items():
@@ -80,35 +115,75 @@ class LammpsParser(Parser):
                 screen = parse_log(read_text(retrieved, stdout))
                 log.errors, log.error_kind = screen.errors, screen.error_kind
 
-        thermo = log.thermo(concatenate=False)  # the MD run is the stage's last run
-        if len(thermo) == len(THERMO_COLUMNS):  # LAMMPS prints its own headers (TotEng, E_bond, ...): use keywords
-            thermo = dict(zip(THERMO_COLUMNS, thermo.values(), strict=True))
+        spec = self.node.inputs.stage.get_dict()
+        stages = stages_of(spec)
+        if PHASE in spec:
+            return self._parse_phase(log, read_text(retrieved, LOG), names, stages, spec)
+        stage = stages[0]
+        thermo = _thermo(log)  # the MD run is the stage's last run
         if thermo:
             self.out("thermo", _array(**thermo))
-        stage = Stage.from_dict(self.node.inputs.stage.get_dict())
-        self._parse_samples(names, stage)
-        if FINAL_DATA in names:
-            content = retrieved.base.repository.get_object_content(FINAL_DATA, mode="rb")
-            self.out("final_data", orm.SinglefileData(io.BytesIO(content), filename=FINAL_DATA))
-
-        target = int(self.node.inputs.stage.get("steps", 0))
+        self._parse_outputs(names, stage)
         summary = log.summary()
         summary.pop("runs", None)
-        summary.update(target_step=target, final_restart=FINAL_RESTART if log.completed else None,
+        summary.update(target_step=stage.steps, final_restart=FINAL_RESTART if log.completed else None,
                        stage=stage.name, timestep=stage.timestep, **half_box_check(thermo, stage))
         self.out("output_parameters", orm.Dict(summary))
 
-        if log.error_kind:
-            message = log.errors[0] if log.errors else "non-finite thermo values"
-            return getattr(self.exit_codes, EXIT_BY_KIND[log.error_kind]).format(message=message.splitlines()[0])
+        failed = self._failure(log)
+        if failed:
+            return failed
         if log.truncated:
             step = log.last_step if log.last_step is not None else "0 (no thermo output: a log cut or not LAMMPS's)"
             return self.exit_codes.ERROR_INCOMPLETE.format(step=step)
         if not thermo:
             return self.exit_codes.ERROR_NO_THERMO
-        if log.timeout and (log.last_step or 0) < target:
+        if log.timeout and (log.last_step or 0) < stage.steps:
             return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(step=log.last_step)
         return None
+
+    def _failure(self, log: LammpsLog):
+        if log.error_kind:
+            message = log.errors[0] if log.errors else "non-finite thermo values"
+            return getattr(self.exit_codes, EXIT_BY_KIND[log.error_kind]).format(message=message.splitlines()[0])
+        return None
+
+    def _parse_phase(self, log: LammpsLog, text: str, names: list[str], stages: list[Stage], spec: dict):
+        progress, thermo = phase_progress(stages, text)
+        for name, series in thermo.items():
+            self.out(f"stage_thermo.{name}", _array(**series))
+        current = next((s for s in stages if progress and s.name == progress[-1]["name"]), stages[0])
+        if current.name in thermo:
+            self.out("thermo", _array(**thermo[current.name]))
+        self._parse_outputs(names, current)
+        done = [p["name"] for p in progress if p["completed"]]
+        last = progress[-1] if progress else {}
+        summary = log.summary()
+        summary.pop("runs", None)
+        summary.update(
+            stage=spec.get("name", "phase"), stages=progress, stages_completed=done, series_stage=current.name,
+            target_step=current.steps, timestep=current.timestep, last_step=last.get("last_step"),
+            restart_file=stage_files(current.name)[0] if last.get("ended") and not last.get("completed") else None,
+            final_restart=FINAL_RESTART if len(done) == len(stages) else None,
+            **half_box_check(thermo.get(current.name, {}), current))
+        self.out("output_parameters", orm.Dict(summary))
+        failed = self._failure(log)
+        if failed:
+            return failed
+        if len(done) == len(stages):
+            return None if current.name in thermo or current.ensemble == "minimize" else \
+                self.exit_codes.ERROR_NO_THERMO
+        if last.get("ended"):  # stopped by the walltime, in or after this stage
+            return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(step=last["last_step"])
+        step = last.get("last_step", "0 (no stage began)")
+        return self.exit_codes.ERROR_INCOMPLETE.format(step=f"{step} of stage {current.name}")
+
+    def _parse_outputs(self, names: list[str], stage: Stage) -> None:
+        """The sampled series (with their times) and the final data file."""
+        self._parse_samples(names, stage)
+        if FINAL_DATA in names:
+            content = self.retrieved.base.repository.get_object_content(FINAL_DATA, mode="rb")
+            self.out("final_data", orm.SinglefileData(io.BytesIO(content), filename=FINAL_DATA))
 
     def _parse_samples(self, names: list[str], stage: Stage) -> None:
         def content(name: str) -> str:

@@ -8,7 +8,7 @@ from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, process_han
 from aiida.plugins import CalculationFactory
 
 from ..calcfunctions.pieces import join_pieces
-from ..chem.lammps_input import FINAL_RESTART, RESTART_FILES
+from ..chem.lammps_input import FINAL_RESTART, PHASE, RESTART_FILES, stage_files
 
 LammpsCalculation = CalculationFactory("polymer.lammps")
 SERIES = ("thermo", "rg", "com", "dipole", "nemd_profile", "nemd_flux", "nemd_heat_flux")
@@ -21,7 +21,13 @@ class LammpsBaseWorkChain(BaseRestartWorkChain):
     simulated time, same thermostat and barostat damping times), at most ``max_timestep_halvings`` times.
 
     The series outputs (thermo, rg, com, dipole, NEMD) cover the whole stage: those of a stage run in pieces are
-    joined (:func:`aiida_polymer.calcfunctions.pieces.join_pieces`); the rest are the last run's."""
+    joined (:func:`aiida_polymer.calcfunctions.pieces.join_pieces`); the rest are the last run's.
+
+    A phase (several stages in one job) goes on from where it stopped: after the walltime, the interrupted stage
+    continues from its restart file, or the next stage starts from the data file of the last one completed, and
+    the rest of the phase follows in the same job; killed, it continues from the stage's newest periodic restart
+    file or starts the stage again from the one before; blown up, the rest of the phase is rerun from the start
+    of the failing stage with half the timestep. The series outputs are the last stage's."""
 
     _process_class = LammpsCalculation
 
@@ -48,7 +54,21 @@ class LammpsBaseWorkChain(BaseRestartWorkChain):
         self.ctx.inputs = AttributeDict(self.exposed_inputs(LammpsCalculation, "lammps"))
         self.ctx.original = AttributeDict(self.ctx.inputs)
         self.ctx.halvings = 0
-        self.ctx.reached = -1  # the step the last interrupted run resumed the stage from
+        spec = self.ctx.inputs.stage.get_dict()
+        self.ctx.phase = [stage["name"] for stage in spec[PHASE]] if PHASE in spec else None
+        self._reset_progress()
+        self.ctx.data_of = {}  # a phase: stage name -> pk of the run whose folder holds its data file
+
+    def inspect_process(self):
+        node = self.ctx.children[self.ctx.iteration - 1]
+        if self.ctx.phase and "output_parameters" in node.outputs:
+            for name in node.outputs.output_parameters.get("stages_completed", []):
+                self.ctx.data_of[name] = node.pk
+        return super().inspect_process()
+
+    def _reset_progress(self) -> None:
+        """Where the last interrupted run resumed from: a step, or for a phase (stage index, step)."""
+        self.ctx.reached = (-1, -1) if self.ctx.phase else -1
 
     def pieces(self) -> list:
         """The LAMMPS runs whose output makes up the stage's result, in order: a run from the stage's start begins
@@ -57,7 +77,8 @@ class LammpsBaseWorkChain(BaseRestartWorkChain):
         calcs = (c for c in self.node.called if c.process_class is LammpsCalculation)
         for calc in sorted(calcs, key=lambda c: c.ctime):
             settings = calc.inputs.settings.get_dict() if "settings" in calc.inputs else {}
-            runs = [*runs, calc] if settings.get("continuation") else [calc]
+            same = runs and _series_stage(runs[-1]) == _series_stage(calc)  # a phase: the series of one stage
+            runs = [*runs, calc] if settings.get("continuation") and same else [calc]
         return [calc for calc in runs if "thermo" in calc.outputs]
 
     def get_outputs(self, node):
@@ -86,9 +107,60 @@ class LammpsBaseWorkChain(BaseRestartWorkChain):
         settings = inputs.settings.get_dict() if "settings" in inputs else {}
         inputs.settings = orm.Dict({**settings, "continuation": True, "restart_file": restart_file})
 
+    def _phase_position(self, node) -> tuple[list[dict], dict, tuple[int, float] | None]:
+        """A phase run's stages (as it ran them), the progress of its last stage that began, and that position
+        in the whole phase: (stage index, step; a completed stage counts as beyond its last step)."""
+        stages = node.inputs.stage.get_dict()[PHASE]
+        progress = node.outputs.output_parameters.get("stages", []) if "output_parameters" in node.outputs else []
+        if not progress:
+            return stages, {}, None
+        last = progress[-1]
+        step = float("inf") if last["completed"] else (last["last_step"] if last["last_step"] is not None else -1)
+        return stages, last, (self.ctx.phase.index(last["name"]), step)
+
+    def _rest_of_phase(self, stages: list[dict], first: str) -> orm.Dict:
+        names = [stage["name"] for stage in stages]
+        spec = self.ctx.inputs.stage.get_dict()
+        return orm.Dict({**spec, PHASE: stages[names.index(first):]})
+
+    def _start_stage(self, stages: list[dict], first: str) -> None:
+        """Run the phase from the start of stage ``first``: from the data file of the stage before, or from the
+        phase's own input for its first stage."""
+        index = self.ctx.phase.index(first)
+        stage = self._rest_of_phase(stages, first)
+        if index == 0:
+            self.ctx.inputs = AttributeDict(self.ctx.original)
+        else:
+            previous = self.ctx.phase[index - 1]
+            inputs = self.ctx.inputs
+            inputs.pop("data_file", None)
+            inputs.parent_folder = orm.load_node(self.ctx.data_of[previous]).outputs.remote_folder
+            settings = inputs.settings.get_dict() if "settings" in inputs else {}
+            settings.pop("restart_file", None)
+            inputs.settings = orm.Dict({**settings, "continuation": False, "data_file": stage_files(previous)[1]})
+        self.ctx.inputs.stage = stage
+
+    def _phase_walltime(self, node):
+        stages, last, position = self._phase_position(node)
+        if stuck := self._progress(node, position):
+            return stuck
+        names = [stage["name"] for stage in stages]
+        if last["completed"]:
+            following = names[names.index(last["name"]) + 1]
+            self._start_stage(stages, following)
+            what = f"starting {following}"
+        else:
+            self._continue_from(node, node.outputs.output_parameters["restart_file"])
+            self.ctx.inputs.stage = self._rest_of_phase(stages, last["name"])
+            what = f"continuing {last['name']} from step {last['last_step']}"
+        self.report(f"{node.process_label}<{node.pk}> reached the walltime: {what} and the rest of the phase")
+        return ProcessHandlerReport(do_break=True)
+
     @process_handler(priority=600, exit_codes=[LammpsCalculation.exit_codes.ERROR_OUT_OF_WALLTIME])
     def handle_walltime(self, node):
         """LAMMPS stopped itself before the walltime and wrote final.restart: run the remaining steps."""
+        if self.ctx.phase:
+            return self._phase_walltime(node)
         step = node.outputs.output_parameters.get("last_step")
         if stuck := self._progress(node, step):
             return stuck
@@ -102,6 +174,8 @@ class LammpsBaseWorkChain(BaseRestartWorkChain):
         """The job was killed mid-run: continue from the newest periodic restart file, if any."""
         files = {f["name"]: f for f in node.outputs.remote_folder.listdir_withattributes()} \
             if "remote_folder" in node.outputs else {}
+        if self.ctx.phase:
+            return self._phase_killed(node, files)
         candidates = [name for name in (FINAL_RESTART, *RESTART_FILES) if name in files]
         if not candidates:
             self.report(f"{node.process_label}<{node.pk}> was interrupted and wrote no restart file")
@@ -111,6 +185,37 @@ class LammpsBaseWorkChain(BaseRestartWorkChain):
             return stuck
         self._continue_from(node, newest)
         self.report(f"{node.process_label}<{node.pk}> was interrupted: continuing from {newest}")
+        return ProcessHandlerReport(do_break=True)
+
+    def _phase_killed(self, node, files: dict):
+        """Continue the stage that was running from a periodic restart file it wrote (newer than the data file of
+        the stage before), else start it again from that data file."""
+        stages, last, _ = self._phase_position(node)
+        if not last:
+            self.report(f"{node.process_label}<{node.pk}> was interrupted before its first stage began")
+            return ProcessHandlerReport(do_break=True, exit_code=self.exit_codes.ERROR_NO_RESTART_FILE)
+        name, index = last["name"], self.ctx.phase.index(last["name"])
+        names = [stage["name"] for stage in stages]
+        if name == names[0]:  # the run began with this stage: its periodic restart files are this stage's
+            own = [f for f in RESTART_FILES if f in files]
+        else:  # newer than the data file of the stage before, which this run wrote
+            before = stage_files(names[names.index(name) - 1])[1]
+            began = files[before]["attributes"]["st_mtime"] if before in files else float("inf")
+            own = [f for f in RESTART_FILES if f in files and files[f]["attributes"]["st_mtime"] > began]
+        every = int(stages[names.index(name)].get("restart_every") or 0)
+        if own and every and (last["last_step"] or 0) >= every:
+            newest = max(own, key=lambda f: files[f]["attributes"]["st_mtime"])
+            step = last["last_step"] // every * every
+            if stuck := self._progress(node, (index, step)):
+                return stuck
+            self._continue_from(node, newest)
+            self.ctx.inputs.stage = self._rest_of_phase(stages, name)
+            self.report(f"{node.process_label}<{node.pk}> was interrupted in {name}: continuing from {newest}")
+            return ProcessHandlerReport(do_break=True)
+        if stuck := self._progress(node, (index, -1)):
+            return stuck
+        self._start_stage(stages, name)
+        self.report(f"{node.process_label}<{node.pk}> was interrupted in {name}: starting it again")
         return ProcessHandlerReport(do_break=True)
 
     @process_handler(priority=500, exit_codes=[
@@ -123,19 +228,28 @@ class LammpsBaseWorkChain(BaseRestartWorkChain):
             return ProcessHandlerReport(do_break=True, exit_code=self.exit_codes.ERROR_TIMESTEP_HALVINGS_EXHAUSTED
                                         .format(exit=node.exit_status, n=self.ctx.halvings))
         self.ctx.halvings += 1
+        if self.ctx.phase:
+            return self._phase_blow_up(node)
         stage = self.ctx.inputs.stage.get_dict()
-        timestep = stage.get("timestep", 1.0)
-        # damping times stay what they were in fs (their defaults are 100 and 1000 timesteps)
-        stage.update(tdamp=stage.get("tdamp") or 100 * timestep, pdamp=stage.get("pdamp") or 1000 * timestep,
-                     timestep=timestep / 2, steps=int(stage.get("steps", 0)) * 2)
-        for key in ("thermo_every", "sample_every", "restart_every"):  # same output times
-            if stage.get(key):
-                stage[key] *= 2
+        _halve(stage)
         self.ctx.inputs = AttributeDict(self.ctx.original)
         self.ctx.inputs.stage = orm.Dict(stage)
-        self.ctx.reached = -1
+        self._reset_progress()
         self.report(f"{node.process_label}<{node.pk}> failed [{node.exit_status}] {node.exit_message}; "
                     f"rerunning the stage with timestep {stage['timestep']:g} fs")
+        return ProcessHandlerReport(do_break=True)
+
+    def _phase_blow_up(self, node):
+        """Rerun the rest of the phase from the start of the failing stage with half the timestep."""
+        stages, last, _ = self._phase_position(node)
+        name = last.get("name", stages[0]["name"])
+        halved = [dict(stage) for stage in stages]
+        for stage in halved:
+            _halve(stage)
+        self._start_stage(halved, name)
+        self._reset_progress()
+        self.report(f"{node.process_label}<{node.pk}> failed in {name} [{node.exit_status}] {node.exit_message}; "
+                    f"rerunning the phase from {name} with half the timestep")
         return ProcessHandlerReport(do_break=True)
 
     @staticmethod
@@ -149,3 +263,19 @@ class LammpsBaseWorkChain(BaseRestartWorkChain):
         if not every or last is None:
             return None
         return last // every * every
+
+
+def _series_stage(calc) -> str | None:
+    """The stage whose series a run's outputs hold (a phase's last stage that ran; None for a single stage)."""
+    return calc.outputs.output_parameters.get("series_stage") if "output_parameters" in calc.outputs else None
+
+
+def _halve(stage: dict) -> None:
+    """Half the timestep, twice the steps: the same simulated time, damping times and output times."""
+    timestep = stage.get("timestep", 1.0)
+    # damping times stay what they were in fs (their defaults are 100 and 1000 timesteps)
+    stage.update(tdamp=stage.get("tdamp") or 100 * timestep, pdamp=stage.get("pdamp") or 1000 * timestep,
+                 timestep=timestep / 2, steps=int(stage.get("steps", 0)) * 2)
+    for key in ("thermo_every", "sample_every", "restart_every"):
+        if stage.get(key):
+            stage[key] *= 2
