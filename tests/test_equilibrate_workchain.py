@@ -47,8 +47,13 @@ def test_all_stages_run_in_order(unconverged):
     assert node.is_finished_ok, node.exit_message
     called = sorted(node.called, key=lambda n: n.ctime)
     labels = [_label(n) for n in called if isinstance(n, orm.WorkChainNode)]
-    assert labels == ["cell", "packing", *(f"compression_{i:02d}" for i in range(1, 22)),
-                      "production_01", "production_02"]
+    assert labels == ["cell", "equilibration", "production_01", "production_02"]  # packing + compression: one job
+    phase = next(n for n in called if _label(n) == "equilibration")
+    stages = ["packing", *(f"compression_{i:02d}" for i in range(1, 22))]
+    assert [s["name"] for s in phase.inputs.lammps.stage["stages"]] == stages
+    job = next(n for n in phase.called if isinstance(n, orm.CalcJobNode))
+    assert sorted(job.outputs.stage_thermo) == sorted(stages)  # each stage's thermo kept
+    assert job.outputs.output_parameters["stages_completed"] == stages
     functions = [n.process_label for n in called if isinstance(n, orm.CalcFunctionNode)]
     assert functions == ["check_convergence", "check_convergence", "compute_properties"]
 
@@ -97,6 +102,22 @@ def test_converged_run_stops_after_one_segment(unconverged, polymer_codes_module
     assert results["convergence"]["converged"] is True
     assert [_label(n) for n in node.called if _label(n).startswith("production")] == ["production_01"]
     assert not any("not_converged" in p["flags"] for p in results["properties"].get_dict().values())
+
+
+def test_one_job_per_stage_gives_the_same_run(unconverged, polymer_codes_module):
+    """md.fused false (for debugging): 22 jobs instead of one, and the same trajectory to the last digit."""
+    fused, _ = unconverged
+    builder = Equilibrate.get_builder_from_protocol(polymer_codes_module["lmp"], "*CC*", protocol="fast",
+                                                    overrides={**TINY, "md": {"fused": False}})
+    builder.pop("cell")
+    builder.data_file = fused["cell"]["data_file"]
+    builder.md.lammps.metadata.options = {"withmpi": False, "resources": {"num_machines": 1}}
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    labels = [_label(n) for n in sorted(node.called, key=lambda n: n.ctime) if isinstance(n, orm.WorkChainNode)]
+    assert labels == ["packing", *(f"compression_{i:02d}" for i in range(1, 22)), "production_01", "production_02"]
+    for column in ("step", "temp", "density", "etotal", "press"):
+        assert results["thermo"].get_array(column).tolist() == fused["thermo"].get_array(column).tolist(), column
 
 
 def test_cell_and_data_file_are_exclusive(polymer_codes):

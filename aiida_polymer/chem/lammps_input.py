@@ -188,6 +188,14 @@ def stages_of(spec: dict[str, Any]) -> list[Stage]:
     return stages
 
 
+def describe(spec: dict[str, Any]) -> str:
+    """A stage or phase specification in a few words, for reports."""
+    if PHASE in spec:
+        stages = spec[PHASE]
+        return f"{len(stages)} stages in one job, {sum(int(s.get('steps', 0)) for s in stages)} steps"
+    return f"{spec.get('ensemble', 'nvt')}, {spec.get('steps', 0)} steps"
+
+
 def stage_files(name: str) -> tuple[str, str]:
     """The restart and data files stage ``name`` of a phase writes at its end."""
     return f"{name}.restart", f"{name}.data"

@@ -80,6 +80,7 @@ MD = Section({  # equilibration._md and the stages' shake
     "cutoff_inner": positive(),
     "cutoff": positive(),
     "shake": boolean(**OPTIONAL),
+    "fused": boolean(**OPTIONAL),  # EquilibrateWorkChain: packing + compression as one job (default true)
 })
 
 # convergence thresholds (chem/analysis.py check_convergence): a limit, {limit, relative}, or null (check off)
@@ -138,6 +139,7 @@ NEMD = Section({
         "kspace_accuracy": number(0.0, 1.0, open_low=True, open_high=True, **OPTIONAL),
         "cutoff_inner": positive(**OPTIONAL),
         "cutoff": positive(**OPTIONAL),
+        "fused": boolean(**OPTIONAL),  # ThermalConductivityWorkChain: NVT + NEMD as one job (default true)
     }),
     "nvt": Section({  # duration, or steps (which wins)
         "duration": positive(**OPTIONAL),

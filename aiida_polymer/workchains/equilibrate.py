@@ -1,4 +1,7 @@
-"""``polymer.equilibrate``: packing, 21-step compression and NPT production until converged, then properties."""
+"""``polymer.equilibrate``: packing, 21-step compression and NPT production until converged, then properties.
+
+Packing and compression run as one LAMMPS job (a phase, ``md.fused``, the default) or, for debugging, one job per
+stage (``md.fused: false``); each production segment is one job."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from aiida.plugins import WorkflowFactory
 from ..calcfunctions.properties import check_convergence, compute_properties
 from ..chem import equilibration, protocols
 from ..chem.builder import box_length_for_cutoff
+from ..chem.lammps_input import PHASE, describe
 from ..codes import local_code
 from ..presets.resources import stage_options
 from .amorphous_cell import AmorphousCellWorkChain
@@ -125,6 +129,8 @@ class EquilibrateWorkChain(WorkChain):
             return self.exit_codes.ERROR_INVALID_PROTOCOL.format(message=repr(exc))
         self.ctx.settings = settings
         self.ctx.stages = [s.to_dict() for s in stages]
+        if settings["md"].get("fused", True):  # one job: packing and the 21 compression stages as a phase
+            self.ctx.stages = [{"name": "equilibration", PHASE: self.ctx.stages}]
         self.ctx.data_file = self.ctx.cell.outputs.data_file if "cell" in self.ctx else self.inputs.data_file
         self.ctx.previous = None
         self.ctx.segment = 0
@@ -140,7 +146,7 @@ class EquilibrateWorkChain(WorkChain):
         else:
             inputs.lammps.parent_folder = self.ctx.previous.outputs.remote_folder
         inputs.metadata = {"call_link_label": label}
-        self.report(f"launching {label} ({stage['ensemble']}, {stage['steps']} steps)")
+        self.report(f"launching {label} ({describe(stage)})")
         return self.submit(LammpsBaseWorkChain, **inputs)
 
     def has_stage(self):

@@ -13,6 +13,7 @@ from aiida.plugins import CalculationFactory, WorkflowFactory
 from ..calcfunctions.nemd import compute_thermal_conductivity, skipped_thermal_conductivity
 from ..chem import nemd, protocols
 from ..chem.analysis import density as analysis_density
+from ..chem.lammps_input import PHASE, describe
 from ..chem.lammps_io import read_data
 
 LammpsBaseWorkChain = WorkflowFactory("polymer.lammps.base")
@@ -23,8 +24,9 @@ STAGE_INPUTS = ("lammps.stage", "lammps.data_file", "lammps.parent_folder")
 class ThermalConductivityWorkChain(WorkChain):
     """Replicate the equilibrated cell (default 3×1×1), thermalise it with new velocities (NVT), then run NVE with
     Müller-Plathe kinetic-energy swaps and analyse the slab temperature profile and the exchanged energy
-    (:mod:`aiida_polymer.chem.nemd`). Both stages are ``polymer.lammps.base`` runs, so they continue after a
-    walltime or a killed job like every stage (the NEMD outputs of the pieces are joined).
+    (:mod:`aiida_polymer.chem.nemd`). The two stages run as one ``polymer.lammps.base`` job (a phase;
+    ``md.fused: false``: one each), which continues after a walltime or a killed job like every stage (the NEMD
+    outputs of the pieces are joined).
 
     Given the equilibration's ``equilibrium_properties`` and/or ``convergence``, a cell that did not converge or whose
     chains are aligned (nematic order ≥ 0.1) is skipped: ``properties`` then holds no values, flagged ``skipped``.
@@ -171,6 +173,8 @@ class ThermalConductivityWorkChain(WorkChain):
                 last = analysis_density(data.total_mass, float(np.prod(data.box)))
                 self.report(f"the cell is rescaled from the last frame's density {last:.4f} to the mean "
                             f"{self.inputs.density.value:.4f} g/cm³")
+        if settings["md"].get("fused", True):  # one job: the NVT thermalisation and the NEMD run as a phase
+            self.ctx.stages = [{"name": "nemd_phase", PHASE: self.ctx.stages}]
         self.ctx.analysis = analysis
         self.ctx.previous = None
         self.ctx.runs = []
@@ -202,7 +206,7 @@ class ThermalConductivityWorkChain(WorkChain):
         else:
             inputs.lammps.parent_folder = self.inputs.parent_folder
         inputs.metadata = {"call_link_label": stage["name"]}
-        self.report(f"launching {stage['name']} ({stage['ensemble']}, {stage['steps']} steps)")
+        self.report(f"launching {stage['name']} ({describe(stage)})")
         return ToContext(stage=self.submit(LammpsBaseWorkChain, **inputs))
 
     def inspect_stage(self):
