@@ -236,6 +236,26 @@ def cancel(label: str) -> None:
                                    f"daemon running (verdi daemon status)? Run the command again once it is.")
 
 
+@campaign.command("close")
+@click.argument("label")
+def close(label: str) -> None:
+    """Mark the campaign closed: `aiida-polymer export --public` refuses it."""
+    from ..database.access import set_closed
+
+    set_closed(_group(label), True)
+    click.echo(f"campaign {label!r} is closed: export --public refuses it")
+
+
+@campaign.command("open")
+@click.argument("label")
+def open_(label: str) -> None:
+    """Mark the campaign open: `aiida-polymer export --public` may export it."""
+    from ..database.access import set_closed
+
+    set_closed(_group(label), False)
+    click.echo(f"campaign {label!r} is open: export --public may export it")
+
+
 def _group(label: str):
     from . import _load_profile
 
