@@ -169,6 +169,12 @@ def test_stage_runs_through_slurm_over_ssh(slurm_computer, pe_data, daemon):
     assert remote.computer.label == LABEL and "final.data" in remote.listdir()
 
 
+def _report(node) -> str:
+    from aiida.cmdline.utils.common import get_workchain_report
+
+    return get_workchain_report(node, "REPORT")
+
+
 def test_cancelled_job_continues_from_its_restart_file(slurm_computer, pe_data, daemon, tmp_path):
     _computer, code = slurm_computer
     # the first job writes restart files up to step 300 and then stalls (as if slow) until it is cancelled;
@@ -211,7 +217,9 @@ def test_cancelled_job_continues_from_its_restart_file(slurm_computer, pe_data, 
     assert node.outputs.output_parameters["last_step"] == 500
     # the stage's thermo is both pieces joined: from the start to the end, every step once
     joined = node.outputs.thermo.get_array("step")
-    assert joined[0] == 0 and joined[-1] == 500 and np.all(np.diff(joined) > 0)
+    pieces = [(c.pk, c.exit_status, sorted(c.outputs), c.outputs.thermo.get_array("step").tolist()
+               if "thermo" in c.outputs else None) for c in calcs]
+    assert joined[0] == 0 and joined[-1] == 500 and np.all(np.diff(joined) > 0), (pieces, _report(node))
 
 
 def test_psi4_job_with_the_preset_options(slurm_computer, daemon):
