@@ -93,7 +93,8 @@ def campaign(aiida_profile_clean):
     nodes = [_workflow(KEY_PE, rows[KEY_PE], computer, "29 Aug 2024"), _workflow(KEY_PEO, rows[KEY_PEO], computer,
                                                                                    None)]
     group.add_nodes(nodes)
-    return group, nodes
+    yield group, nodes
+    aiida_profile_clean.reset_storage()  # the synthetic runs must not reach other tests' `aiida-polymer list`
 
 
 def _expected(nodes) -> list[dict]:
