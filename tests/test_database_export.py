@@ -28,11 +28,20 @@ LABEL = "pe-screen"
 KEY_PE = "*C*|fast|300K|1atm"
 KEY_PEO = "*CCO*|fast|350K|1atm|tacticity=isotactic"
 PROPS = {
-    KEY_PE: {"density": {"value": 0.8123456789, "unit": "g/cm3", "stderr": 0.01, "flags": ["not_converged"]},
-             "thermal_conductivity": {"value": 0.2, "unit": "W/(m K)", "stderr": 0.15, "flags": []}},
-    KEY_PEO: {"density": {"value": 1.1, "unit": "g/cm3", "stderr": 0.02, "flags": []},
-              "thermal_conductivity": {"value": None, "unit": "W/(m K)", "stderr": None,
-                                       "flags": ["skipped", "not_equilibrated"], "reason": "not_equilibrated"}},
+    KEY_PE: {
+        "density": {"value": 0.8123456789, "unit": "g/cm3", "stderr": 0.01, "flags": ["not_converged"]},
+        "thermal_conductivity": {"value": 0.2, "unit": "W/(m K)", "stderr": 0.15, "flags": []},
+    },
+    KEY_PEO: {
+        "density": {"value": 1.1, "unit": "g/cm3", "stderr": 0.02, "flags": []},
+        "thermal_conductivity": {
+            "value": None,
+            "unit": "W/(m K)",
+            "stderr": None,
+            "flags": ["skipped", "not_equilibrated"],
+            "reason": "not_equilibrated",
+        },
+    },
 }
 SETTINGS_IN = {"equilibrate__protocol": {"production": {"temperature": 300.0}}, "nemd_requires_equilibrium": False}
 
@@ -82,16 +91,33 @@ def campaign(aiida_profile_clean):
     """A campaign group of two finished polymers, one with a LAMMPS job on a cluster computer."""
     user = orm.User(email=EMAIL, first_name="Alice", last_name="Secret", institution="Lab").store()
     orm.User.collection.get_default()  # the profile's own
-    computer = orm.Computer(label="cluster", hostname=HOSTNAME, transport_type="core.local",
-                            scheduler_type="core.direct", workdir="/scratch/{username}/aiida_run/").store()
-    rows = {KEY_PE: [{"id": "pe", "line": 2, "metadata": {"contact": EMAIL, "source": "seed"}}],
-            KEY_PEO: [{"id": "peo", "line": 3, "metadata": {"source": "seed"}},
-                      {"id": "peo-b", "line": 4, "metadata": {"source": "duplicate"}}]}
+    computer = orm.Computer(
+        label="cluster",
+        hostname=HOSTNAME,
+        transport_type="core.local",
+        scheduler_type="core.direct",
+        workdir="/scratch/{username}/aiida_run/",
+    ).store()
+    rows = {
+        KEY_PE: [{"id": "pe", "line": 2, "metadata": {"contact": EMAIL, "source": "seed"}}],
+        KEY_PEO: [
+            {"id": "peo", "line": 3, "metadata": {"source": "seed"}},
+            {"id": "peo-b", "line": 4, "metadata": {"source": "duplicate"}},
+        ],
+    }
     group = orm.Group(LABEL, user=user).store()
-    group.base.extras.set(SETTINGS, {"protocol": "fast", "library": f"/home/{USERNAME}/lib.csv", "entries": {
-        key: [{**row, "units": [key.split("|")[0]]} for row in value] for key, value in rows.items()}})
-    nodes = [_workflow(KEY_PE, rows[KEY_PE], computer, "29 Aug 2024"), _workflow(KEY_PEO, rows[KEY_PEO], computer,
-                                                                                   None)]
+    group.base.extras.set(
+        SETTINGS,
+        {
+            "protocol": "fast",
+            "library": f"/home/{USERNAME}/lib.csv",
+            "entries": {key: [{**row, "units": [key.split("|")[0]]} for row in value] for key, value in rows.items()},
+        },
+    )
+    nodes = [
+        _workflow(KEY_PE, rows[KEY_PE], computer, "29 Aug 2024"),
+        _workflow(KEY_PEO, rows[KEY_PEO], computer, None),
+    ]
     group.add_nodes(nodes)
     yield group, nodes
     aiida_profile_clean.reset_storage()  # the synthetic runs must not reach other tests' `aiida-polymer list`
@@ -100,24 +126,65 @@ def campaign(aiida_profile_clean):
 def _expected(nodes) -> list[dict]:
     pe, peo = nodes
     digest = settings_hash(SETTINGS_IN)
-    common = {"head_group": "*C", "tail_group": "*C", "overrides_hash": "", "state": "finished", "exit_status": 0,
-              "settings_sha256": digest, "aiida_core_version": "2.9.4", "aiida_polymer_version": "0.1.0",
-              "psi4_version": "unknown", "ambertools_version": "unknown"}
+    common = {
+        "head_group": "*C",
+        "tail_group": "*C",
+        "overrides_hash": "",
+        "state": "finished",
+        "exit_status": 0,
+        "settings_sha256": digest,
+        "aiida_core_version": "2.9.4",
+        "aiida_polymer_version": "0.1.0",
+        "psi4_version": "unknown",
+        "ambertools_version": "unknown",
+    }
     return [
-        {"key": KEY_PE, "smiles": "*C*", "protocol": "fast", "temperature": 300.0, "pressure": 1.0,
-         "tacticity": "atactic", "library_id": "pe", "metadata.contact": EMAIL, "metadata.source": "seed", **common,
-         "lammps_version": "29 Aug 2024", "workflow_uuid": pe.uuid,
-         "properties_uuid": pe.outputs.properties.uuid,
-         "density": 0.8123456789, "density_stderr": 0.01, "density_unit": "g/cm3", "density_flags": "not_converged",
-         "thermal_conductivity": 0.2, "thermal_conductivity_stderr": 0.15, "thermal_conductivity_unit": "W/(m K)",
-         "thermal_conductivity_flags": "noise"},
-        {"key": KEY_PEO, "smiles": "*CCO*", "protocol": "fast", "temperature": 350.0, "pressure": 1.0,
-         "tacticity": "isotactic", "library_id": "peo;peo-b", "metadata.contact": "",
-         "metadata.source": "seed;duplicate", **common, "lammps_version": "unknown", "workflow_uuid": peo.uuid,
-         "properties_uuid": peo.outputs.properties.uuid,
-         "density": 1.1, "density_stderr": 0.02, "density_unit": "g/cm3", "density_flags": "",
-         "thermal_conductivity": None, "thermal_conductivity_stderr": None,
-         "thermal_conductivity_unit": "W/(m K)", "thermal_conductivity_flags": "skipped;not_equilibrated"},
+        {
+            "key": KEY_PE,
+            "smiles": "*C*",
+            "protocol": "fast",
+            "temperature": 300.0,
+            "pressure": 1.0,
+            "tacticity": "atactic",
+            "library_id": "pe",
+            "metadata.contact": EMAIL,
+            "metadata.source": "seed",
+            **common,
+            "lammps_version": "29 Aug 2024",
+            "workflow_uuid": pe.uuid,
+            "properties_uuid": pe.outputs.properties.uuid,
+            "density": 0.8123456789,
+            "density_stderr": 0.01,
+            "density_unit": "g/cm3",
+            "density_flags": "not_converged",
+            "thermal_conductivity": 0.2,
+            "thermal_conductivity_stderr": 0.15,
+            "thermal_conductivity_unit": "W/(m K)",
+            "thermal_conductivity_flags": "noise",
+        },
+        {
+            "key": KEY_PEO,
+            "smiles": "*CCO*",
+            "protocol": "fast",
+            "temperature": 350.0,
+            "pressure": 1.0,
+            "tacticity": "isotactic",
+            "library_id": "peo;peo-b",
+            "metadata.contact": "",
+            "metadata.source": "seed;duplicate",
+            **common,
+            "lammps_version": "unknown",
+            "workflow_uuid": peo.uuid,
+            "properties_uuid": peo.outputs.properties.uuid,
+            "density": 1.1,
+            "density_stderr": 0.02,
+            "density_unit": "g/cm3",
+            "density_flags": "",
+            "thermal_conductivity": None,
+            "thermal_conductivity_stderr": None,
+            "thermal_conductivity_unit": "W/(m K)",
+            "thermal_conductivity_flags": "skipped;not_equilibrated",
+        },
     ]
 
 
@@ -126,15 +193,33 @@ def test_table_rows(campaign):
     table = campaign_table(group)
     expected = _expected(nodes)
     assert table.rows == expected
-    assert table.columns[:11] == ["key", "smiles", "protocol", "temperature", "pressure", "tacticity", "head_group",
-                                  "tail_group", "overrides_hash", "library_id", "metadata.contact"]
-    assert table.columns[-4:] == ["thermal_conductivity", "thermal_conductivity_stderr",
-                                  "thermal_conductivity_unit", "thermal_conductivity_flags"]
+    assert table.columns[:11] == [
+        "key",
+        "smiles",
+        "protocol",
+        "temperature",
+        "pressure",
+        "tacticity",
+        "head_group",
+        "tail_group",
+        "overrides_hash",
+        "library_id",
+        "metadata.contact",
+    ]
+    assert table.columns[-4:] == [
+        "thermal_conductivity",
+        "thermal_conductivity_stderr",
+        "thermal_conductivity_unit",
+        "thermal_conductivity_flags",
+    ]
     assert table.fields["density"]["unit"] == "g/cm3" and table.fields["temperature"]["unit"] == "K"
     long = table.long()
     assert [(r["key"], r["property"], r["value"]) for r in long.rows] == [
-        (KEY_PE, "density", 0.8123456789), (KEY_PE, "thermal_conductivity", 0.2),
-        (KEY_PEO, "density", 1.1), (KEY_PEO, "thermal_conductivity", None)]
+        (KEY_PE, "density", 0.8123456789),
+        (KEY_PE, "thermal_conductivity", 0.2),
+        (KEY_PEO, "density", 1.1),
+        (KEY_PEO, "thermal_conductivity", None),
+    ]
 
 
 def test_export_deterministic_and_round_trip(campaign, aiida_profile, tmp_path):
@@ -150,11 +235,14 @@ def test_export_deterministic_and_round_trip(campaign, aiida_profile, tmp_path):
     assert rows[0]["density"] == "0.8123456789" and rows[1]["thermal_conductivity"] == ""
     package = json.loads((first / "datapackage.json").read_text())
     assert package["profile"] == "tabular-data-package"
-    assert [r["path"] for r in package["resources"]] == ["polymers.csv", "polymers.parquet", "properties_long.csv",
-                                                         "properties_long.parquet"]
+    assert [r["path"] for r in package["resources"]] == [
+        "polymers.csv",
+        "polymers.parquet",
+        "properties_long.csv",
+        "properties_long.parquet",
+    ]
     fields = {f["name"]: f for f in package["resources"][0]["schema"]["fields"]}
-    assert fields["density"] == {"name": "density", "type": "number", "description": "density: value",
-                                 "unit": "g/cm3"}
+    assert fields["density"] == {"name": "density", "type": "number", "description": "density: value", "unit": "g/cm3"}
     import pyarrow.parquet as pq
 
     parquet = pq.read_table(first / "polymers.parquet").to_pylist()
@@ -202,9 +290,11 @@ def test_public_export_leaks_nothing(campaign, aiida_profile, tmp_path):
     export_group(group, private)  # the secrets are there without --public (the test would prove nothing else)
     with zipfile.ZipFile(private / ARCHIVE_NAME) as archive:
         archive.extractall(tmp_path / "private-unzipped")
-    assert {s for s in SECRETS if any(s.encode() in p.read_bytes()
-                                      for p in (tmp_path / "private-unzipped").rglob("*") if p.is_file())} \
-        == set(SECRETS)
+    assert {
+        s
+        for s in SECRETS
+        if any(s.encode() in p.read_bytes() for p in (tmp_path / "private-unzipped").rglob("*") if p.is_file())
+    } == set(SECRETS)
 
     leaks = []
     for name in ("polymers.csv", "polymers.parquet", "properties_long.csv", "datapackage.json", ARCHIVE_NAME):

@@ -7,11 +7,21 @@ import click
 
 @click.command("export")
 @click.argument("label")
-@click.option("-o", "--output", "directory", required=True, type=click.Path(file_okay=False),
-              help="Folder to write polymers.csv, polymers.parquet, datapackage.json and provenance.aiida to.")
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write polymers.csv, polymers.parquet, datapackage.json and provenance.aiida to.",
+)
 @click.option("--long", "long_format", is_flag=True, help="Also the long table (one row per polymer x property).")
-@click.option("--public", is_flag=True, help="For outside the site: refuse a closed campaign; strip user e-mails, "
-              "hostnames, work directories and usernames from the table and the archive.")
+@click.option(
+    "--public",
+    is_flag=True,
+    help="For outside the site: refuse a closed campaign; strip user e-mails, "
+    "hostnames, work directories and usernames from the table and the archive.",
+)
 @click.option("--no-archive", is_flag=True, help="Without the provenance archive.")
 def export(label: str, directory: str, long_format: bool, public: bool, no_archive: bool) -> None:
     """Export the campaign (AiiDA group) LABEL for reuse."""

@@ -68,10 +68,18 @@ def write_parquet(table: Table, path: str | Path) -> None:
 def resource(name: str, path: str, table: Table, fmt: str) -> dict:
     """A Frictionless tabular data resource for ``table`` stored at ``path`` in ``fmt`` (csv or parquet)."""
     fields = [{"name": column, **table.fields[column]} for column in table.columns]
-    out = {"name": name, "profile": "tabular-data-resource", "path": path, "format": fmt,
-           "mediatype": "text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
-           "schema": {"fields": fields, "missingValues": [""], "primaryKey": ["key", "workflow_uuid"]
-                      + (["property"] if "property" in table.columns else [])}}
+    out = {
+        "name": name,
+        "profile": "tabular-data-resource",
+        "path": path,
+        "format": fmt,
+        "mediatype": "text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+        "schema": {
+            "fields": fields,
+            "missingValues": [""],
+            "primaryKey": ["key", "workflow_uuid"] + (["property"] if "property" in table.columns else []),
+        },
+    }
     if fmt == "csv":
         out.update({"encoding": "utf-8", "dialect": {"delimiter": ",", "lineTerminator": "\n", "header": True}})
     return out
@@ -90,26 +98,33 @@ def datapackage(group_label: str, tables: dict[str, Table], archive: bool, publi
         "name": "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in group_label.lower()),
         "title": f"aiida-polymer campaign {group_label}",
         "description": "Polymer properties computed by molecular dynamics with aiida-polymer (one row per polymer: "
-                       "value, standard error, unit and flags of every property; the polymer key, library id and "
-                       "metadata; code versions; UUIDs of the AiiDA workflow and property nodes).",
+        "value, standard error, unit and flags of every property; the polymer key, library id and "
+        "metadata; code versions; UUIDs of the AiiDA workflow and property nodes).",
         "access": "public" if public else "site",
         "sources": [{"title": f"aiida-polymer {__version__} export of the AiiDA group {group_label!r}"}],
         "resources": resources,
         "flags": {flag: {"gate": gate, "description": text} for flag, (gate, text) in FLAGS.items()},
     }
     if archive:
-        package["provenance"] = {"path": ARCHIVE, "format": "aiida", "mediatype": "application/zip",
-                                 "description": "AiiDA archive of the group's full provenance: verdi archive import"}
+        package["provenance"] = {
+            "path": ARCHIVE,
+            "format": "aiida",
+            "mediatype": "application/zip",
+            "description": "AiiDA archive of the group's full provenance: verdi archive import",
+        }
     return package
 
 
-def export_group(group: orm.Group, directory: str | Path, *, long: bool = False, public: bool = False,
-                 archive: bool = True) -> list[Path]:
+def export_group(
+    group: orm.Group, directory: str | Path, *, long: bool = False, public: bool = False, archive: bool = True
+) -> list[Path]:
     """Write the campaign ``group`` to ``directory`` (see the module docstring); returns the files written.
     ``public``: refuse a closed group, scrub the table and the archive."""
     if public and is_closed(group):
-        raise ExportError(f"campaign {group.label!r} is closed: its data do not leave the site (open it with "
-                          f"`aiida-polymer campaign open {group.label}` if it may)")
+        raise ExportError(
+            f"campaign {group.label!r} is closed: its data do not leave the site (open it with "
+            f"`aiida-polymer campaign open {group.label}` if it may)"
+        )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     table = campaign_table(group)
@@ -142,8 +157,10 @@ def create_provenance_archive(group: orm.Group, path: Path, secrets=None) -> Pat
     try:
         create_archive([group], filename=str(path), overwrite=True)
     except ExportValidationError as exc:
-        raise ExportError(f"cannot archive {group.label!r}: {exc} (export when its workflows have ended, or "
-                          f"without the archive: --no-archive)") from None
+        raise ExportError(
+            f"cannot archive {group.label!r}: {exc} (export when its workflows have ended, or "
+            f"without the archive: --no-archive)"
+        ) from None
     if secrets is not None:
         scrub_archive(path, secrets)
     return path

@@ -108,8 +108,11 @@ class Secrets:
         try:
             return self.text(content.decode("utf-8")).encode("utf-8")
         except UnicodeDecodeError:
-            for secret, token in [*((p, REDACTED) for p in self.paths), *((e, EMAIL) for e in self.emails),
-                                  *((h, HOST) for h in self.hosts - TRIVIAL_HOSTS)]:
+            for secret, token in [
+                *((p, REDACTED) for p in self.paths),
+                *((e, EMAIL) for e in self.emails),
+                *((h, HOST) for h in self.hosts - TRIVIAL_HOSTS),
+            ]:
                 content = content.replace(secret.encode(), token.encode())
             return content
 
@@ -133,9 +136,15 @@ def site_secrets() -> Secrets:
     for params in orm.QueryBuilder().append(orm.AuthInfo, project="auth_params").all(flat=True):
         if (params or {}).get("username"):
             secrets.users.add(params["username"])
-    paths = orm.QueryBuilder().append(orm.Node, filters={"or": [
-        {"attributes": {"has_key": name}} for name in PATH_ATTRIBUTES]},
-        project=[f"attributes.{name}" for name in PATH_ATTRIBUTES]).all()
+    paths = (
+        orm.QueryBuilder()
+        .append(
+            orm.Node,
+            filters={"or": [{"attributes": {"has_key": name}} for name in PATH_ATTRIBUTES]},
+            project=[f"attributes.{name}" for name in PATH_ATTRIBUTES],
+        )
+        .all()
+    )
     secrets.add_paths([p for row in paths for p in row if isinstance(p, str)], templates)
     return secrets
 
@@ -226,18 +235,22 @@ def _dump(value) -> str | None:
 
 def _scrub_database(db: sqlite3.Connection, secrets: Secrets, renamed: dict[str, str]) -> None:
     for n, (pk,) in enumerate(db.execute("SELECT id FROM db_dbuser ORDER BY id").fetchall(), start=1):
-        db.execute("UPDATE db_dbuser SET email = ?, first_name = '', last_name = '', institution = '' WHERE id = ?",
-                   (f"user{n}@redacted.invalid", pk))
+        db.execute(
+            "UPDATE db_dbuser SET email = ?, first_name = '', last_name = '', institution = '' WHERE id = ?",
+            (f"user{n}@redacted.invalid", pk),
+        )
     db.execute("DELETE FROM db_dbauthinfo")
     for pk, label, description, metadata in db.execute(
-            "SELECT id, label, description, metadata FROM db_dbcomputer").fetchall():
+        "SELECT id, label, description, metadata FROM db_dbcomputer"
+    ).fetchall():
         metadata = secrets.value(_json(metadata) or {})
         if metadata.get("workdir"):
             metadata["workdir"] = REDACTED
         clean = secrets.text(label)
-        db.execute("UPDATE db_dbcomputer SET hostname = ?, label = ?, description = ?, metadata = ? WHERE id = ?",
-                   (HOST, clean if clean == label else f"{clean}-{pk}", secrets.text(description), _dump(metadata),
-                    pk))
+        db.execute(
+            "UPDATE db_dbcomputer SET hostname = ?, label = ?, description = ?, metadata = ? WHERE id = ?",
+            (HOST, clean if clean == label else f"{clean}-{pk}", secrets.text(description), _dump(metadata), pk),
+        )
     rows = db.execute("SELECT id, label, description, attributes, extras, repository_metadata FROM db_dbnode")
     for pk, label, description, attributes, extras, repository in rows.fetchall():
         old = _json(attributes)
@@ -254,29 +267,38 @@ def _scrub_database(db: sqlite3.Connection, secrets: Secrets, renamed: dict[str,
         if new != old and isinstance(extras, dict):
             extras.pop("_aiida_hash", None)
         repository = _rekey(_json(repository), renamed)
-        db.execute("UPDATE db_dbnode SET label = ?, description = ?, attributes = ?, extras = ?, "
-                   "repository_metadata = ? WHERE id = ?",
-                   (secrets.text(label), secrets.text(description), _dump(new), _dump(extras), _dump(repository),
-                    pk))
+        db.execute(
+            "UPDATE db_dbnode SET label = ?, description = ?, attributes = ?, extras = ?, "
+            "repository_metadata = ? WHERE id = ?",
+            (secrets.text(label), secrets.text(description), _dump(new), _dump(extras), _dump(repository), pk),
+        )
     for pk, label, description, extras in db.execute(
-            "SELECT id, label, description, extras FROM db_dbgroup").fetchall():
-        db.execute("UPDATE db_dbgroup SET label = ?, description = ?, extras = ? WHERE id = ?",
-                   (secrets.text(label), secrets.text(description), _dump(secrets.value(_json(extras))), pk))
+        "SELECT id, label, description, extras FROM db_dbgroup"
+    ).fetchall():
+        db.execute(
+            "UPDATE db_dbgroup SET label = ?, description = ?, extras = ? WHERE id = ?",
+            (secrets.text(label), secrets.text(description), _dump(secrets.value(_json(extras))), pk),
+        )
     for pk, message, metadata in db.execute("SELECT id, message, metadata FROM db_dblog").fetchall():
-        db.execute("UPDATE db_dblog SET message = ?, metadata = ? WHERE id = ?",
-                   (secrets.text(message), _dump(secrets.value(_json(metadata))), pk))
+        db.execute(
+            "UPDATE db_dblog SET message = ?, metadata = ? WHERE id = ?",
+            (secrets.text(message), _dump(secrets.value(_json(metadata))), pk),
+        )
     for pk, content in db.execute("SELECT id, content FROM db_dbcomment").fetchall():
         db.execute("UPDATE db_dbcomment SET content = ? WHERE id = ?", (secrets.text(content), pk))
     for pk, val, description in db.execute("SELECT id, val, description FROM db_dbsetting").fetchall():
-        db.execute("UPDATE db_dbsetting SET val = ?, description = ? WHERE id = ?",
-                   (_dump(secrets.value(_json(val))), secrets.text(description), pk))
+        db.execute(
+            "UPDATE db_dbsetting SET val = ?, description = ? WHERE id = ?",
+            (_dump(secrets.value(_json(val))), secrets.text(description), pk),
+        )
 
 
 def _rekey(value, renamed: dict[str, str]):
     """``repository_metadata`` with the file keys of changed files replaced by their new ones."""
     if isinstance(value, dict):
-        return {k: (renamed.get(v, v) if k == "k" and isinstance(v, str) else _rekey(v, renamed))
-                for k, v in value.items()}
+        return {
+            k: (renamed.get(v, v) if k == "k" and isinstance(v, str) else _rekey(v, renamed)) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_rekey(v, renamed) for v in value]
     return value

@@ -27,8 +27,13 @@ from ..campaign.submission import BATCH, DESCRIPTION, KEY, LIBRARY, SETTINGS
 from ..chem.flags import shown_flags
 
 UNKNOWN = "unknown"
-SETTINGS_TYPES = ["data.core.dict.Dict.", "data.core.bool.Bool.", "data.core.int.Int.", "data.core.float.Float.",
-                  "data.core.str.Str."]
+SETTINGS_TYPES = [
+    "data.core.dict.Dict.",
+    "data.core.bool.Bool.",
+    "data.core.int.Int.",
+    "data.core.float.Float.",
+    "data.core.str.Str.",
+]
 CODES = {"lammps": "aiida.calculations:polymer.lammps", "psi4": "aiida.calculations:polymer.psi4"}
 
 # (name, type, description, unit) of the columns before the metadata and the properties
@@ -47,8 +52,13 @@ KEY_FIELDS = [
 RUN_FIELDS = [
     ("state", "string", "process state of the workflow (finished, excepted, killed, running, ...)", None),
     ("exit_status", "integer", "exit status of the workflow (0: finished ok)", None),
-    ("settings_sha256", "string", "sha256 of the canonical JSON of the workflow's settings inputs (every Dict and "
-                                  "base-type input by link label, the scheduler options left out)", None),
+    (
+        "settings_sha256",
+        "string",
+        "sha256 of the canonical JSON of the workflow's settings inputs (every Dict and "
+        "base-type input by link label, the scheduler options left out)",
+        None,
+    ),
     ("aiida_core_version", "string", "aiida-core that ran the workflow", None),
     ("aiida_polymer_version", "string", "aiida-polymer that ran the workflow", None),
     ("lammps_version", "string", "LAMMPS version(s) of the workflow's jobs, ';'-separated", None),
@@ -57,11 +67,19 @@ RUN_FIELDS = [
     ("workflow_uuid", "string", "UUID of the workflow node", None),
     ("properties_uuid", "string", "UUID of the workflow's properties output (Dict)", None),
 ]
-PROPERTY_PARTS = [("", "number", "value"), ("_stderr", "number", "block-averaged standard error"),
-                  ("_unit", "string", "unit"), ("_flags", "string", "flags, ';'-separated (see the package's flags)")]
-LONG_FIELDS = [("property", "string", "property name", None), ("value", "number", "value", None),
-               ("stderr", "number", "block-averaged standard error", None), ("unit", "string", "unit", None),
-               ("flags", "string", "flags, ';'-separated (see the package's flags)", None)]
+PROPERTY_PARTS = [
+    ("", "number", "value"),
+    ("_stderr", "number", "block-averaged standard error"),
+    ("_unit", "string", "unit"),
+    ("_flags", "string", "flags, ';'-separated (see the package's flags)"),
+]
+LONG_FIELDS = [
+    ("property", "string", "property name", None),
+    ("value", "number", "value", None),
+    ("stderr", "number", "block-averaged standard error", None),
+    ("unit", "string", "unit", None),
+    ("flags", "string", "flags, ';'-separated (see the package's flags)", None),
+]
 
 
 @dataclass
@@ -81,9 +99,16 @@ class Table:
         rows = []
         for row in self.rows:
             for name in self.properties:
-                rows.append({**{c: row[c] for c in base}, "property": name, "value": row[name],
-                             "stderr": row[f"{name}_stderr"], "unit": row[f"{name}_unit"],
-                             "flags": row[f"{name}_flags"]})
+                rows.append(
+                    {
+                        **{c: row[c] for c in base},
+                        "property": name,
+                        "value": row[name],
+                        "stderr": row[f"{name}_stderr"],
+                        "unit": row[f"{name}_unit"],
+                        "flags": row[f"{name}_flags"],
+                    }
+                )
         fields = {c: self.fields[c] for c in base}
         fields.update({name: _field(kind, text, unit) for name, kind, text, unit in LONG_FIELDS})
         return Table(base + [name for name, *_ in LONG_FIELDS], rows, fields, list(self.properties))
@@ -97,9 +122,16 @@ def parse_key(key: str) -> dict:
     """The fields of a polymer key (see :func:`aiida_polymer.campaign.identity.polymer_key`)."""
     parts = (key or "").split("|")
     default_end = canonical_end_group("*C")
-    fields = {"smiles": parts[0] if parts else "", "protocol": "", "temperature": None, "pressure": None,
-              "tacticity": DEFAULT_TACTICITY, "head_group": default_end, "tail_group": default_end,
-              "overrides_hash": ""}
+    fields = {
+        "smiles": parts[0] if parts else "",
+        "protocol": "",
+        "temperature": None,
+        "pressure": None,
+        "tacticity": DEFAULT_TACTICITY,
+        "head_group": default_end,
+        "tail_group": default_end,
+        "overrides_hash": "",
+    }
     if len(parts) >= 4:
         fields["protocol"] = parts[1]
         fields["temperature"] = float(parts[2].removesuffix("K"))
@@ -152,15 +184,22 @@ def campaign_table(group: orm.Group) -> Table:
         metadata_names |= set(metadata)
         version = w["version"] if isinstance(w["version"], dict) else {}
         table, props_uuid = properties.get(w["id"], ({}, ""))
-        row = {"key": key, **parse_key(key), "library_id": ";".join(str(item["id"]) for item in library),
-               **{f"metadata.{name}": ";".join(values) for name, values in metadata.items()},
-               "state": w["state"] or "created", "exit_status": w["exit_status"],
-               "settings_sha256": settings_hash(settings.get(w["id"], {})),
-               "aiida_core_version": version.get("core") or UNKNOWN,
-               "aiida_polymer_version": version.get("plugin") or UNKNOWN,
-               "lammps_version": ";".join(sorted(versions[w["id"]].get("lammps", ()))) or UNKNOWN,
-               "psi4_version": ";".join(sorted(versions[w["id"]].get("psi4", ()))) or UNKNOWN,
-               "ambertools_version": UNKNOWN, "workflow_uuid": w["uuid"], "properties_uuid": props_uuid}
+        row = {
+            "key": key,
+            **parse_key(key),
+            "library_id": ";".join(str(item["id"]) for item in library),
+            **{f"metadata.{name}": ";".join(values) for name, values in metadata.items()},
+            "state": w["state"] or "created",
+            "exit_status": w["exit_status"],
+            "settings_sha256": settings_hash(settings.get(w["id"], {})),
+            "aiida_core_version": version.get("core") or UNKNOWN,
+            "aiida_polymer_version": version.get("plugin") or UNKNOWN,
+            "lammps_version": ";".join(sorted(versions[w["id"]].get("lammps", ()))) or UNKNOWN,
+            "psi4_version": ";".join(sorted(versions[w["id"]].get("psi4", ()))) or UNKNOWN,
+            "ambertools_version": UNKNOWN,
+            "workflow_uuid": w["uuid"],
+            "properties_uuid": props_uuid,
+        }
         for name in names:
             entry = table.get(name) or {}
             row[name] = _number(entry.get("value"))
@@ -182,41 +221,85 @@ def campaign_table(group: orm.Group) -> Table:
         for suffix, kind, text in PROPERTY_PARTS:
             unit = units[0] if suffix in ("", "_stderr") and len(units) == 1 else None
             fields[f"{name}{suffix}"] = _field("string" if suffix == "" and kinds else kind, f"{name}: {text}", unit)
-    columns = [name for name, *_ in KEY_FIELDS] + meta_columns + [name for name, *_ in RUN_FIELDS] + [
-        f"{name}{suffix}" for name in names for suffix, _, _ in PROPERTY_PARTS]
+    columns = (
+        [name for name, *_ in KEY_FIELDS]
+        + meta_columns
+        + [name for name, *_ in RUN_FIELDS]
+        + [f"{name}{suffix}" for name in names for suffix, _, _ in PROPERTY_PARTS]
+    )
     return Table(columns, rows, fields, names)
 
 
 def _workflows(group: orm.Group) -> list[dict]:
-    query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
-        orm.WorkflowNode, with_group="group", project=[
-            "id", "uuid", f"extras.{KEY}", "description", "attributes.process_state", "attributes.exit_status",
-            "attributes.version", f"extras.{LIBRARY}"])
+    query = (
+        orm.QueryBuilder()
+        .append(orm.Group, filters={"id": group.pk}, tag="group")
+        .append(
+            orm.WorkflowNode,
+            with_group="group",
+            project=[
+                "id",
+                "uuid",
+                f"extras.{KEY}",
+                "description",
+                "attributes.process_state",
+                "attributes.exit_status",
+                "attributes.version",
+                f"extras.{LIBRARY}",
+            ],
+        )
+    )
     out = []
     for pk, uuid, key, description, state, exit_status, version, library in query.iterall():
         if not key and (description or "").startswith(DESCRIPTION):
-            key = description[len(DESCRIPTION):]
-        out.append({"id": pk, "uuid": uuid, "key": key or "", "state": state, "exit_status": exit_status,
-                    "version": version, "library": library})
+            key = description[len(DESCRIPTION) :]
+        out.append(
+            {
+                "id": pk,
+                "uuid": uuid,
+                "key": key or "",
+                "state": state,
+                "exit_status": exit_status,
+                "version": version,
+                "library": library,
+            }
+        )
     return out
 
 
 def _properties(group: orm.Group) -> dict[int, tuple[dict, str]]:
     """workflow id -> (its properties table, the Dict's UUID)."""
-    query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
-        orm.WorkflowNode, with_group="group", tag="workflow", project="id").append(
-        orm.Dict, with_incoming="workflow", edge_filters={"label": "properties", "type": LinkType.RETURN.value},
-        project=["attributes", "uuid"])
+    query = (
+        orm.QueryBuilder()
+        .append(orm.Group, filters={"id": group.pk}, tag="group")
+        .append(orm.WorkflowNode, with_group="group", tag="workflow", project="id")
+        .append(
+            orm.Dict,
+            with_incoming="workflow",
+            edge_filters={"label": "properties", "type": LinkType.RETURN.value},
+            project=["attributes", "uuid"],
+        )
+    )
     return {pk: (attributes or {}, uuid) for pk, attributes, uuid in query.iterall()}
 
 
 def _settings_inputs(group: orm.Group) -> dict[int, dict]:
     """workflow id -> {link label: Dict content or base-type value} of its inputs, scheduler options left out."""
-    query = orm.QueryBuilder().append(orm.Group, filters={"id": group.pk}, tag="group").append(
-        orm.WorkflowNode, with_group="group", tag="workflow", project="id").append(
-        orm.Data, with_outgoing="workflow", edge_filters={"type": LinkType.INPUT_WORK.value}, edge_project="label",
-        tag="input", edge_tag="link", filters={"node_type": {"in": SETTINGS_TYPES}},
-        project=["node_type", "attributes"])
+    query = (
+        orm.QueryBuilder()
+        .append(orm.Group, filters={"id": group.pk}, tag="group")
+        .append(orm.WorkflowNode, with_group="group", tag="workflow", project="id")
+        .append(
+            orm.Data,
+            with_outgoing="workflow",
+            edge_filters={"type": LinkType.INPUT_WORK.value},
+            edge_project="label",
+            tag="input",
+            edge_tag="link",
+            filters={"node_type": {"in": SETTINGS_TYPES}},
+            project=["node_type", "attributes"],
+        )
+    )
     out: dict[int, dict] = defaultdict(dict)
     for row in query.dict():
         pk, label = row["workflow"]["id"], row["link"]["label"]
@@ -237,10 +320,18 @@ def _code_versions(roots: list[int]) -> dict[int, dict[str, set[str]]]:
     while parents:
         children = []
         for start in range(0, len(parents), BATCH):
-            query = orm.QueryBuilder().append(orm.ProcessNode, filters={"id": {"in": parents[start:start + BATCH]}},
-                                              tag="parent", project="id").append(
-                orm.ProcessNode, with_incoming="parent", project=["id", "process_type"],
-                edge_filters={"type": {"in": [LinkType.CALL_CALC.value, LinkType.CALL_WORK.value]}})
+            query = (
+                orm.QueryBuilder()
+                .append(
+                    orm.ProcessNode, filters={"id": {"in": parents[start : start + BATCH]}}, tag="parent", project="id"
+                )
+                .append(
+                    orm.ProcessNode,
+                    with_incoming="parent",
+                    project=["id", "process_type"],
+                    edge_filters={"type": {"in": [LinkType.CALL_CALC.value, LinkType.CALL_WORK.value]}},
+                )
+            )
             for parent, pk, process_type in query.iterall():
                 if pk in seen:
                     continue
@@ -254,9 +345,13 @@ def _code_versions(roots: list[int]) -> dict[int, dict[str, set[str]]]:
     versions: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     ids = list(jobs)
     for start in range(0, len(ids), BATCH):
-        query = orm.QueryBuilder().append(orm.CalcJobNode, filters={"id": {"in": ids[start:start + BATCH]}},
-                                          tag="job", project="id").append(
-            orm.Dict, with_incoming="job", edge_filters={"label": "output_parameters"}, project="attributes.version")
+        query = (
+            orm.QueryBuilder()
+            .append(orm.CalcJobNode, filters={"id": {"in": ids[start : start + BATCH]}}, tag="job", project="id")
+            .append(
+                orm.Dict, with_incoming="job", edge_filters={"label": "output_parameters"}, project="attributes.version"
+            )
+        )
         for pk, version in query.iterall():
             if version:
                 versions[root[pk]][jobs[pk]].add(str(version))
