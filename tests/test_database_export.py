@@ -324,3 +324,8 @@ def test_public_export_leaks_nothing(campaign, aiida_profile, tmp_path):
     assert remote == ["[redacted]"]
     folder = orm.QueryBuilder().append(orm.FolderData).one()[0]
     assert folder.base.repository.get_object_content("_scheduler-stdout.txt") == "cd [redacted]\n"
+
+
+def test_export_unknown_group(aiida_profile_clean, tmp_path):
+    result = CliRunner().invoke(cli, ["export", "no-such-campaign", "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "no-such-campaign" in result.output and "Traceback" not in result.output

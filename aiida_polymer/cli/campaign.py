@@ -1,4 +1,4 @@
-"""``aiida-polymer campaign``: many polymers as one AiiDA group (submit, status, retry, cancel)."""
+"""``aiida-polymer campaign``: many polymers as one AiiDA group (submit, status, retry, cancel, close, open)."""
 
 from __future__ import annotations
 
