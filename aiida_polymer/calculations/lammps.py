@@ -113,8 +113,6 @@ class LammpsCalculation(CalcJob):
         stages = stages_of(spec)
         settings = self.inputs.settings.get_dict() if "settings" in self.inputs else {}
         walltime = self.inputs.metadata.options.get("max_wallclock_seconds")
-        if stages[0].timeout is None:
-            stages[0].timeout = timeout_for(walltime)
         continuation = bool(settings.get("continuation", False))
         calcinfo = datastructures.CalcInfo()
         calcinfo.local_copy_list, calcinfo.remote_copy_list = [], []
@@ -129,8 +127,12 @@ class LammpsCalculation(CalcJob):
             calcinfo.remote_copy_list.append((parent.computer.uuid, f"{parent.get_remote_path()}/{name}", source))
         folder.get_subfolder(".", create=True)
         with folder.open(INPUT, "w") as handle:
-            handle.write(render_phase(stages, source, continuation, timeout_seconds(walltime)) if PHASE in spec
-                         else render(stages[0], source, continuation))
+            if PHASE in spec:  # the phase's stages share the walltime
+                handle.write(render_phase(stages, source, continuation, timeout_seconds(walltime)))
+            else:
+                stage = stages[0]
+                stage.timeout = stage.timeout or timeout_for(walltime)
+                handle.write(render(stage, source, continuation))
 
         codeinfo = datastructures.CodeInfo()
         codeinfo.code_uuid = self.inputs.code.uuid
