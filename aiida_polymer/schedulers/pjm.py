@@ -24,7 +24,14 @@ if t.TYPE_CHECKING:
     from aiida.common import AttributeDict
     from aiida.engine.processes.exit_code import ExitCode
 
-__all__ = ("PjmJobResource", "PjmScheduler", "parse_pjstat_statistics", "parse_pjstat_table")
+__all__ = (
+    "PjmJobResource",
+    "PjmScheduler",
+    "bulk_job_id",
+    "parse_pjstat_statistics",
+    "parse_pjstat_table",
+    "split_bulk_job_id",
+)
 
 #: ``pjstat`` ST codes, and the long names shown by ``pjstat -s`` and site wrappers, as AiiDA job states.
 #: ``ERR``/``ERROR`` (held by PJM after an error, until deleted) is deliberately absent: it is reported as
@@ -52,6 +59,9 @@ PJM_INVALID_GROUP = "0071"
 _ERR_LINE = re.compile(r"^\s*\[ERR\.\]\s*(?:[A-Z]+\s+(?P<code>\d{4})\b)?.*$", re.MULTILINE)
 _SUBMITTED = re.compile(r"\bJob\s+(?P<job_id>\d+(?:_\d+|\[\d+\])?)\s+submitted\b")
 _JOB_ID = re.compile(r"^\d+(?:_\d+|\[\d+\])?$")
+_BULK_JOB_ID = re.compile(r"^(?P<parent>\d+)\[(?P<number>\d+)\]$")
+#: Bulk numbers that PJM accepts in ``--sparam`` (the Fugaku guide: 0 to 999999).
+MAX_BULK_NUMBER = 999999
 _SUMMARY_HEADER = re.compile(r"^\s*ACCEPT\s+QUEUED\b")
 _SUMMARY_ROW = re.compile(r"^\s*[A-Za-z]?(?:\s+\d+)+\s*$")
 _STAT_LINE = re.compile(r"^\s*(?P<key>[^:\[]+?)\s*:\s?(?P<value>.*)$")
@@ -191,6 +201,57 @@ class PjmScheduler(BashCliScheduler):
         if stderr.strip():
             self.logger.warning(f"pjsub wrote to stderr: {stderr}")
         return match["job_id"]
+
+    # Bulk jobs: one submission, sub-jobs ``<id>[<bulk number>]``, the number in ``${PJM_BULKNUM}``
+
+    def get_bulk_submit_command(self, submit_script: str, start: int, end: int) -> str:
+        """Return ``pjsub --bulk --sparam START-END <script>``: sub-jobs ``START..END``; ``submit_script`` is
+        already escaped."""
+        if not 0 <= start <= end <= MAX_BULK_NUMBER:
+            raise ValueError(f"bulk numbers must satisfy 0 <= start <= end <= {MAX_BULK_NUMBER}: {start}-{end}")
+        return f"pjsub --bulk --sparam {start}-{end} {submit_script}"
+
+    def parse_bulk_submit_output(self, retval: int, stdout: str, stderr: str) -> str:
+        """Return the bulk job's id (``12345``) from the output of ``pjsub --bulk``; raise on any error.
+
+        Accepts ``Job 12345 submitted.`` and the ``Job 12345[0] submitted.`` form that some sources report for bulk
+        jobs (the sub-job number is dropped); an invalid group (PJM 0071) is a ``SchedulerError`` here.
+        """
+        result = self._parse_submit_output(retval, stdout, stderr)
+        if not isinstance(result, str):
+            raise SchedulerError(f"pjsub refused the group (PJM {PJM_INVALID_GROUP}):\n{stdout}{stderr}")
+        parent, _ = split_bulk_job_id(result)
+        if "_" in parent:
+            raise SchedulerError(f"pjsub returned a step-job id {result!r} for a bulk submission")
+        return parent
+
+    def get_bulk_joblist_command(self, job_id: str, history: bool = False) -> str:
+        """Return ``pjstat [-H] -E --data --choose=...`` for a bulk job: ``-E`` lists each sub-job, ``-H`` the
+        finished ones (``pjstat`` without it shows only active jobs)."""
+        parent, _ = split_bulk_job_id(job_id)
+        history_flag = ["-H"] if history else []
+        command = ["pjstat", *history_flag, "-E", "--data", f"--choose={','.join(self.joblist_items)}"]
+        return " ".join([*command, escape_for_bash(parent)])
+
+    def parse_bulk_joblist_output(
+        self, job_id: str, retval: int, stdout: str, stderr: str
+    ) -> tuple[JobInfo | None, dict[int, JobInfo]]:
+        """Return the bulk job's own row (or None) and its sub-jobs by bulk number from ``pjstat -E`` output.
+
+        Rows of other jobs are ignored; states are mapped as for single jobs (``job_substate`` keeps the ST code).
+        """
+        parent, _ = split_bulk_job_id(job_id)
+        own: JobInfo | None = None
+        subjobs: dict[int, JobInfo] = {}
+        for info in self._parse_joblist_output(retval, stdout, stderr):
+            row_parent, number = split_bulk_job_id(info.job_id)
+            if row_parent != parent:
+                continue
+            if number is None:
+                own = info
+            else:
+                subjobs[number] = info
+        return own, subjobs
 
     # Job list
 
@@ -339,6 +400,19 @@ class PjmScheduler(BashCliScheduler):
         if total <= 0:
             raise ValueError(f"max_memory_kb must be a positive integer (in kB), not {kilobytes!r}")
         return f"{math.ceil(total / 1024)}Mi"
+
+
+def split_bulk_job_id(job_id: str) -> tuple[str, int | None]:
+    """Split ``12345[3]`` into ``("12345", 3)``; any other id is ``(job_id, None)``."""
+    match = _BULK_JOB_ID.match(job_id.strip())
+    if match is None:
+        return job_id.strip(), None
+    return match["parent"], int(match["number"])
+
+
+def bulk_job_id(parent: str, number: int) -> str:
+    """The id of sub-job ``number`` of bulk job ``parent``, as ``pjstat`` prints it: ``12345[3]``."""
+    return f"{parent}[{number}]"
 
 
 def parse_pjstat_table(text: str) -> list[dict[str, str]]:
