@@ -9,6 +9,7 @@ from aiida.plugins import WorkflowFactory
 from rdkit import Chem
 
 from aiida_polymer.chem.conformers import search
+from aiida_polymer.chem.psi4_unit import parse_unit_output
 from aiida_polymer.workchains.charges import protocol
 
 Charges = WorkflowFactory("polymer.charges")
@@ -26,8 +27,8 @@ def _inputs(code, smiles="*CC*", **overrides):
                                                "num_cores_per_mpiproc": 2}})}
 
 
-def _psi4_jobs(node):
-    return [n for n in node.called_descendants if n.process_type == "aiida.calculations:polymer.psi4"]
+def _psi4_jobs(node, entry_point="polymer.psi4"):
+    return [n for n in node.called_descendants if n.process_type == f"aiida.calculations:{entry_point}"]
 
 
 def test_conformer_search_finds_anti_butane_first():
@@ -62,10 +63,50 @@ def test_resp_charges_of_the_unit_and_the_cache(psi4):
     # functions gives 3.34 (6-31G*) or 1.62 (STO-3G)
     assert pol["polarizability_angstrom3"] == pytest.approx(4.04, abs=0.05)
 
-    first_jobs, second_jobs = _psi4_jobs(first), _psi4_jobs(second)
-    assert len(first_jobs) == 3 and not any(n.base.caching.is_created_from_cache for n in first_jobs)
-    assert len(second_jobs) == 3 and all(n.base.caching.is_created_from_cache for n in second_jobs)
+    # fused (the protocols' default): optimisation, ESP and polarizability in one job, reused from the cache
+    first_jobs, second_jobs = _psi4_jobs(first, "polymer.psi4.unit"), _psi4_jobs(second, "polymer.psi4.unit")
+    assert not _psi4_jobs(first) and not _psi4_jobs(second)
+    assert len(first_jobs) == 1 and not first_jobs[0].base.caching.is_created_from_cache
+    assert len(second_jobs) == 1 and second_jobs[0].base.caching.is_created_from_cache
     assert second.outputs.charges.get_dict()["charges"] == charges["charges"]
+    unit = first_jobs[0]
+    assert unit.outputs.output_parameters["stages_completed"] == ["optimize_0", "esp", "polarizability"]
+    assert set(unit.outputs.stage_parameters) == {"optimize_0", "esp", "polarizability"}
+
+    # the per-stage mode runs three jobs and gives the same charges and polarizability
+    _, staged = run_get_node(Charges, **_inputs(psi4, fused=False))
+    assert staged.is_finished_ok and len(_psi4_jobs(staged)) == 3 and not _psi4_jobs(staged, "polymer.psi4.unit")
+    assert np.allclose(staged.outputs.charges["capped_charges"], capped, rtol=0, atol=1e-6)
+    assert staged.outputs.polarizability["polarizability_au"] == pytest.approx(pol["polarizability_au"], rel=1e-6)
+    assert np.allclose(staged.outputs.structure.get_ase().positions, first.outputs.structure.get_ase().positions,
+                       atol=1e-8)
+
+    # a job killed after the ESP: the stages it finished are read from its output, the one it was in is not
+    text = unit.outputs.retrieved.base.repository.get_object_content("output.dat")
+    cut = text[:text.index("\n", text.index('@aiida_polymer stage_done "esp"')) + 1]
+    files = {name: unit.outputs.retrieved.base.repository.get_object_content(name)
+             for name in ("grid.dat", "grid_esp.dat")}
+    killed = parse_unit_output(cut + "\n@aiida_polymer stage \"polarizability\"\n  ==> SCF <==\n", files)
+    assert killed.done == ["optimize_0", "esp"] and killed.failed_stage == "polarizability"
+    assert killed.job.error_kind == "incomplete" and killed.stages["esp"].esp is not None
+    assert len(killed.points) == len(killed.stages["esp"].esp) == unit.outputs.esp.get_array("esp").size
+
+
+def test_a_unit_job_failing_in_a_stage_continues_stage_by_stage(psi4):
+    """The polarizability's SCF gets one iteration: the unit job fails there (exit 410) after the optimisation and
+    the ESP; only the polarizability runs again, as a job of its own whose handler gives the SCF more iterations."""
+    _, node = run_get_node(Charges, **_inputs(psi4, polarizability={"maxiter": 1}))
+    assert node.is_finished_ok, node.exit_message
+    unit, = _psi4_jobs(node, "polymer.psi4.unit")
+    assert unit.exit_status == 410 and "polarizability" in unit.exit_message
+    summary = unit.outputs.output_parameters.get_dict()
+    assert summary["stages_completed"] == ["optimize_0", "esp"] and summary["failed_stage"] == "polarizability"
+    staged = _psi4_jobs(node)
+    assert [n.inputs.parameters["task"] for n in staged] == ["polarizability", "polarizability"]
+    assert [n.exit_status for n in staged] == [410, 0]  # maxiter 1, then the handler's maxiter 200
+    assert node.outputs.structure.uuid == unit.outputs.stage_structure.optimize_0.uuid
+    assert node.outputs.charges.creator.inputs.esp.uuid == unit.outputs.esp.uuid  # fitted to the unit job's ESP
+    assert node.outputs.polarizability["polarizability_angstrom3"] == pytest.approx(4.04, abs=0.05)
 
 
 def test_invalid_smiles_stores_nothing_but_the_failure(psi4):

@@ -1,4 +1,5 @@
-"""``polymer.psi4``: one Psi4 calculation (energy, optimisation, ESP on a grid, polarizability) of a molecule."""
+"""``polymer.psi4``: one Psi4 calculation (energy, optimisation, ESP on a grid, polarizability) of a molecule;
+``polymer.psi4.unit``: all the QM of a repeat unit or end group in one job."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aiida.common import datastructures
 from aiida.engine import CalcJob
 
 from ..chem.psi4_io import ESP_FILE, GEOMETRY_FILE, GRID_FILE, Psi4Task, write_grid, write_input
+from ..chem.psi4_unit import GRID_MODULE, UnitJob, grid_module, write_unit_input
 
 INPUT, OUTPUT = "input.dat", "output.dat"
 
@@ -105,4 +107,73 @@ class Psi4Calculation(CalcJob):
         calcinfo.codes_info = [codeinfo]
         calcinfo.local_copy_list, calcinfo.remote_copy_list = [], []
         calcinfo.retrieve_list = [OUTPUT, ESP_FILE, GEOMETRY_FILE]
+        return calcinfo
+
+
+def _validate_unit_parameters(value: orm.Dict, _) -> str | None:
+    try:
+        UnitJob.from_dict(value.get_dict())
+    except (TypeError, ValueError) as exc:
+        return f"invalid psi4 unit job: {exc}"
+    return None
+
+
+class Psi4UnitCalculation(CalcJob):
+    """The QM of a unit in one job (:mod:`aiida_polymer.chem.psi4_unit`): every conformer optimised, the ESP of the
+    lowest on its MSK grid, its polarizability. Each finished stage is an output of its own, also when a later
+    stage fails, so the workflow continues from there (``polymer.charges``)."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input_namespace("conformers", valid_type=orm.StructureData, dynamic=True,
+                             help="The starting geometries (Å), ``conformer_<i>``, same atoms in the same order.")
+        spec.input("parameters", valid_type=orm.Dict, validator=_validate_unit_parameters,
+                   help="optimize, esp, polarizability (psi4 tasks less task and charge, or null), grid "
+                        "(aiida_polymer.chem.esp_grid.msk_points settings) and charge.")
+        spec.input("settings", valid_type=orm.Dict, required=False,
+                   help="psi4_version (unlocks options of newer psi4 versions).")
+        options = spec.inputs["metadata"]["options"]
+        options["parser_name"].default = "polymer.psi4.unit"
+        options["resources"].default = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
+        options["withmpi"].default = False
+
+        spec.output("output_parameters", valid_type=orm.Dict,
+                    help="Stages begun and completed, the lowest conformer, energies, psi4 version and wall time.")
+        spec.output_namespace("stage_parameters", valid_type=orm.Dict, dynamic=True,
+                              help="Each stage's results as polymer.psi4 reports them (optimize_<i>, esp, "
+                                   "polarizability).")
+        spec.output_namespace("stage_structure", valid_type=orm.StructureData, dynamic=True,
+                              help="The optimised geometry of each finished optimize_<i>.")
+        spec.output("esp", valid_type=orm.ArrayData, required=False,
+                    help="Potential (array 'esp', Hartree/e) at the grid points (array 'points', Å).")
+        spec.default_output_node = "output_parameters"
+        for label, code in Psi4Calculation.spec().exit_codes.items():  # the same failures, the same codes
+            if code.status >= 300:
+                spec.exit_code(code.status, label, message=code.message, invalidates_cache=code.invalidates_cache)
+
+    @classmethod
+    def is_valid_cache(cls, node) -> bool:
+        return super().is_valid_cache(node) and node.is_finished_ok
+
+    def prepare_for_submission(self, folder):
+        settings = self.inputs.settings.get_dict() if "settings" in self.inputs else {}
+        geometries = [structure_elements(self.inputs.conformers[name])
+                      for name in sorted(self.inputs.conformers, key=lambda n: int(n.rsplit("_", 1)[1]))]
+        elements = geometries[0][0]
+        if any(e != elements for e, _ in geometries):
+            raise ValueError("the conformers do not have the same atoms in the same order")
+        with folder.open(INPUT, "w") as handle:
+            handle.write(write_unit_input(self.inputs.parameters.get_dict(), elements, [c for _, c in geometries],
+                                          settings.get("psi4_version")))
+        with folder.open(GRID_MODULE, "w") as handle:
+            handle.write(grid_module())
+
+        codeinfo = datastructures.CodeInfo()
+        codeinfo.code_uuid = self.inputs.code.uuid
+        codeinfo.cmdline_params = ["-n", str(threads(self.inputs.metadata.options)), INPUT, OUTPUT]
+        calcinfo = datastructures.CalcInfo()
+        calcinfo.codes_info = [codeinfo]
+        calcinfo.local_copy_list, calcinfo.remote_copy_list = [], []
+        calcinfo.retrieve_list = [OUTPUT, ESP_FILE, GRID_FILE]
         return calcinfo

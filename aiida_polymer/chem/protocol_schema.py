@@ -197,6 +197,7 @@ PSI4_FIELDS = {
 CHARGES_SCHEMA = Section({
     "description": DESCRIPTION,
     "charges": choice(*CHARGES, **OPTIONAL),  # resp: Psi4 RESP; else the cell's own charges (properties workchain)
+    "fused": boolean(**OPTIONAL),  # ChargesWorkChain: all psi4 work of a unit as one job (default true)
     "conformers": Section({  # chem/conformers.py search
         "n_conformers": integer(1, **OPTIONAL),
         "keep": integer(1, **OPTIONAL),

@@ -307,21 +307,10 @@ _aiida_emit("polarizability_au", [[_aiida_s * v for v in row] for row in _aiida_
 '''
 
 
-def write_input(
-    task: Psi4Task | dict[str, Any],
-    elements: list[str],
-    coords_angstrom: Any,
-    psi4_version: str | tuple[int, ...] | None = None,
-) -> str:
-    """Render the psithon ``input.dat``.
-
-    ``psi4_version`` (e.g. ``"1.9.1"``) unlocks options missing from older versions; ``None`` keeps to the subset
-    that psi4 1.3.2 accepts. For ``task="esp"`` the grid must be written next to it as ``grid.dat``
-    (:func:`write_grid`).
-    """
-    task = task if isinstance(task, Psi4Task) else Psi4Task.from_dict(task)
-    elements = list(elements)
-    coords = _check_geometry(elements, coords_angstrom)
+def psi4_options(task: Psi4Task, elements: list[str], psi4_version: str | tuple[int, ...] | None = None
+                 ) -> list[tuple[str, Any]]:
+    """The psi4 options (name, value) of ``task`` for a molecule of ``elements``, checked against the version
+    (``None``: the subset psi4 1.3.2 accepts) and the electron count."""
     version = _version_tuple(psi4_version)
     if task.guess in GUESSES_1_9 and (version is None or version < (1, 9)):
         raise ValueError(f"guess {task.guess!r} needs psi4_version >= 1.9 (not a valid choice in psi4 1.3.2)")
@@ -342,23 +331,49 @@ def write_input(
     if task.task == "optimize":
         options += [(name, value) for name, value in (("geom_maxiter", task.geom_maxiter),
                                                       ("g_convergence", task.g_convergence)) if value is not None]
+    return options
 
-    lines = [f"# aiida-polymer psi4 input: task={task.task} method={task.method} basis={task.basis}",
-             f"memory {task.memory.strip()}", "", "molecule mol {", f"{task.charge} {task.multiplicity}"]
-    lines += [f"{symbol:<2s} {x:20.12f} {y:20.12f} {z:20.12f}" for symbol, (x, y, z) in zip(elements, coords,
-                                                                                             strict=True)]
-    lines += ["units angstrom", "symmetry c1", "no_com", "no_reorient", "}", ""]
-    lines += [f"set {name} {_fmt(value) if isinstance(value, float) else value}" for name, value in options]
-    text = "\n".join(lines) + "\n\n" + _PSITHON_HELPERS + f'_aiida_emit("task", "{task.task}")\n'
+
+def task_body(task: Psi4Task) -> str:
+    """The psithon lines that run ``task`` on the active molecule ``mol`` and print its results."""
     call = json.dumps(task.method)
     body = {"energy": _body_energy, "optimize": _body_optimize, "esp": _body_esp}.get(task.task)
     if body is not None:
-        text += body(call)
-    elif task.polarizability_method == "cphf":
-        text += _body_cphf(call)
-    else:
-        text += _body_finite_field(call, task.field_strength)
-    return text + '_aiida_emit("finished", True)\n'
+        return body(call)
+    if task.polarizability_method == "cphf":
+        return _body_cphf(call)
+    return _body_finite_field(call, task.field_strength)
+
+
+def molecule_block(name: str, task: Psi4Task, elements: list[str], coords: np.ndarray) -> list[str]:
+    """A psithon ``molecule`` block in the input's frame (Å, no symmetry, no recentring or reorientation)."""
+    lines = [f"molecule {name} {{", f"{task.charge} {task.multiplicity}"]
+    lines += [f"{symbol:<2s} {x:20.12f} {y:20.12f} {z:20.12f}" for symbol, (x, y, z) in zip(elements, coords,
+                                                                                             strict=True)]
+    return [*lines, "units angstrom", "symmetry c1", "no_com", "no_reorient", "}", ""]
+
+
+def write_input(
+    task: Psi4Task | dict[str, Any],
+    elements: list[str],
+    coords_angstrom: Any,
+    psi4_version: str | tuple[int, ...] | None = None,
+) -> str:
+    """Render the psithon ``input.dat``.
+
+    ``psi4_version`` (e.g. ``"1.9.1"``) unlocks options missing from older versions; ``None`` keeps to the subset
+    that psi4 1.3.2 accepts. For ``task="esp"`` the grid must be written next to it as ``grid.dat``
+    (:func:`write_grid`).
+    """
+    task = task if isinstance(task, Psi4Task) else Psi4Task.from_dict(task)
+    elements = list(elements)
+    coords = _check_geometry(elements, coords_angstrom)
+    options = psi4_options(task, elements, psi4_version)
+    lines = [f"# aiida-polymer psi4 input: task={task.task} method={task.method} basis={task.basis}",
+             f"memory {task.memory.strip()}", "", *molecule_block("mol", task, elements, coords)]
+    lines += [f"set {name} {_fmt(value) if isinstance(value, float) else value}" for name, value in options]
+    text = "\n".join(lines) + "\n\n" + _PSITHON_HELPERS + f'_aiida_emit("task", "{task.task}")\n'
+    return text + task_body(task) + '_aiida_emit("finished", True)\n'
 
 
 def write_grid(points: Any) -> str:

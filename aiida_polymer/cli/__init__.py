@@ -145,8 +145,8 @@ def _setup_production(profile_name: str | None) -> None:
                f"start its daemon with: verdi -p {name} daemon start 2")
 
 
-CACHED = ("aiida.calculations:polymer.psi4", "aiida.calculations:polymer.conformer_search",
-          "aiida.calculations:polymer.esp_grid", "aiida.calculations:polymer.resp_charges",
+CACHED = ("aiida.calculations:polymer.psi4", "aiida.calculations:polymer.psi4.unit",
+          "aiida.calculations:polymer.conformer_search", "aiida.calculations:polymer.esp_grid", "aiida.calculations:polymer.resp_charges",
           "aiida.calculations:polymer.polarizability_summary")
 
 
