@@ -263,8 +263,10 @@ def test_bulk_run_and_import(pjm_computer, aiida_localhost, tmp_path):
 
     job.job_id = "34716168"  # the id pjsub would have printed
     for number, (x, y) in zip(job.numbers(), pairs, strict=True):
-        folder = Path(job.folder(number))
-        assert (folder / "aiida.out").read_text().strip() == str(x + y)
+        assert (Path(job.folder(number)) / "aiida.out").read_text().strip() == str(x + y)
+        with pjm_computer.get_transport() as transport:
+            folder = BulkSubmitter(transport).fetch(job, number, tmp_path / "back" / str(number))
+        assert (folder / "_bulk_exit_status").read_text() == "0\n"
         node = import_subjob(builder(x, y), folder, aiida_localhost, job_id=job.subjob_id(number))
         assert node.is_finished_ok and node.outputs.sum.value == x + y
         assert node.base.attributes.get(orm.CalcJobNode.IMMIGRATED_KEY) is True
