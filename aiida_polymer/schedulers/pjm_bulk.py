@@ -38,7 +38,7 @@ if t.TYPE_CHECKING:
     from aiida import orm
     from aiida.transports import Transport
 
-__all__ = ("BulkJob", "BulkSubmitter", "import_subjob", "prepare_folders", "write_bulk_script")
+__all__ = ("BulkJob", "BulkSubmitter", "import_subjob", "prepare_folders", "remote_operations", "write_bulk_script")
 
 SCRIPT_NAME = "_aiidasubmit.sh"
 BULK_SCRIPT = "bulk.sh"
@@ -47,6 +47,19 @@ BULK_SCRIPT = "bulk.sh"
 _PER_JOB = re.compile(r"^#PJM\s+(--name\b|-N\b|-o\b|-e\b|-j\b|--out\b|--err\b)")
 _OUTPUT = re.compile(r"^#PJM\s+(?:-o|--out)\s+(?P<path>\S+)")
 _ERROR = re.compile(r"^#PJM\s+(?:-e|--err)\s+(?P<path>\S+)")
+#: What AiiDA's dry run writes instead of making the remote copies and symlinks (aiida.engine.daemon.execmanager;
+#: one sentence per entry, not separated by newlines).
+REMOTE_COPY_LIST = "_aiida_remote_copy_list.txt"
+REMOTE_SYMLINK_LIST = "_aiida_remote_symlink_list.txt"
+_NEXT = r"(?=would have |\Z)"
+_COPIED = re.compile(
+    rf"would have copied (?P<source>.+?) to (?P<destination>.+?) in working directory on remote .*?{_NEXT}", re.S
+)
+_LINKED = re.compile(
+    rf"would have created symlinks from (?P<source>.+?) to (?P<destination>.+?) in working ?directory on remote "
+    rf".*?{_NEXT}",
+    re.S,
+)
 
 
 @dataclasses.dataclass
@@ -141,7 +154,8 @@ def write_bulk_script(
 def prepare_folders(builders: t.Iterable[t.Any], folder: Path | str) -> list[Path]:
     """Write the job folder of each ``CalcJob`` builder with AiiDA's dry run (nothing stored); return them.
 
-    The folders land under ``folder/submit_test/`` (AiiDA's dry-run location, relative to the working folder).
+    The folders land under ``folder/submit_test/`` (AiiDA's dry-run location, relative to the working folder). The
+    builders are left as they were, to be given to :func:`import_subjob` afterwards.
     """
     import contextlib
     import os
@@ -151,11 +165,30 @@ def prepare_folders(builders: t.Iterable[t.Any], folder: Path | str) -> list[Pat
     paths = []
     with contextlib.chdir(folder):
         for builder in builders:
-            builder.metadata.dry_run = True
-            builder.metadata.store_provenance = False
-            _, node = run_get_node(builder)
+            before = builder.metadata.get("dry_run"), builder.metadata.get("store_provenance")
+            builder.metadata.dry_run, builder.metadata.store_provenance = True, False
+            try:
+                _, node = run_get_node(builder)
+            finally:
+                for key, value in zip(("dry_run", "store_provenance"), before, strict=True):
+                    if value is None:
+                        builder.metadata.pop(key, None)
+                    else:
+                        builder.metadata[key] = value
             paths.append(Path(os.path.abspath(node.dry_run_info["folder"])))
     return paths
+
+
+def remote_operations(folder: Path | str) -> list[tuple[str, str, str]]:
+    """The remote copies and symlinks that AiiDA's dry run of ``folder`` listed: ``(kind, source, destination)``,
+    kind ``copy`` or ``symlink``, source an absolute path on the computer, destination relative to the folder."""
+    folder = Path(folder)
+    operations = []
+    for kind, listing, pattern in (("copy", REMOTE_COPY_LIST, _COPIED), ("symlink", REMOTE_SYMLINK_LIST, _LINKED)):
+        if (folder / listing).exists():
+            text = (folder / listing).read_text()
+            operations += [(kind, match["source"], match["destination"]) for match in pattern.finditer(text)]
+    return operations
 
 
 class BulkSubmitter:
@@ -170,7 +203,14 @@ class BulkSubmitter:
         self.scheduler = scheduler or PjmScheduler()
 
     def prepare(self, folders: t.Sequence[Path | str], workdir: str, *, start: int = 0, name: str = "bulk") -> BulkJob:
-        """Copy ``folders`` to ``workdir/sub-<number>`` on the computer and write ``workdir/bulk.sh``."""
+        """Copy ``folders`` to ``workdir/sub-<number>`` on the computer and write ``workdir/bulk.sh``.
+
+        ``workdir`` is an absolute path on the computer. The remote copies and symlinks that AiiDA's dry run only
+        listed (``_aiida_remote_copy_list.txt``, ``_aiida_remote_symlink_list.txt``: e.g. the restart file of the
+        previous segment, for a continuation) are made on the computer, as AiiDA's upload would.
+        """
+        if not workdir.startswith("/"):
+            raise ValueError(f"the bulk job's work folder must be an absolute path on the computer: {workdir!r}")
         folders = [Path(folder) for folder in folders]
         scripts = [(folder / SCRIPT_NAME).read_text() for folder in folders]
         remote = [f"{workdir.rstrip('/')}/sub-{start + index:06d}" for index in range(len(folders))]
@@ -178,6 +218,18 @@ class BulkSubmitter:
         self.transport.makedirs(workdir, ignore_existing=True)
         for local, target in zip(folders, remote, strict=True):
             self.transport.puttree(str(local), target)
+            for kind, source, destination in remote_operations(local):
+                destination = f"{target}/{destination}"
+                parent = destination.rsplit("/", 1)[0]
+                if parent != target:
+                    self.transport.makedirs(parent, ignore_existing=True)
+                if kind == "copy":
+                    self.transport.copy(source, destination)
+                else:
+                    self.transport.symlink(source, destination)
+            for listing in (REMOTE_COPY_LIST, REMOTE_SYMLINK_LIST):
+                if (local / listing).exists():
+                    self.transport.remove(f"{target}/{listing}")
         with tempfile.NamedTemporaryFile("w", suffix=".sh") as handle:
             handle.write(script)
             handle.flush()
@@ -230,6 +282,7 @@ def import_subjob(builder: t.Any, folder: Path | str, computer: orm.Computer, *,
     from aiida.engine import run_get_node
 
     folder = Path(folder).resolve()
+    builder.metadata.dry_run, builder.metadata.store_provenance = False, True
     builder.remote_folder = orm.RemoteData(computer=computer, remote_path=str(folder))
     _, node = run_get_node(builder)
     if job_id is not None:

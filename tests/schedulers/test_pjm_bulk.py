@@ -25,6 +25,7 @@ from aiida_polymer.schedulers.pjm_bulk import (
     BulkSubmitter,
     import_subjob,
     prepare_folders,
+    remote_operations,
     write_bulk_script,
 )
 
@@ -245,7 +246,8 @@ def test_bulk_run_and_import(pjm_computer, aiida_localhost, tmp_path):
         return b
 
     pairs = [(1, 2), (10, 20), (100, 200)]
-    folders = prepare_folders([builder(x, y) for x, y in pairs], tmp_path)
+    builders = [builder(x, y) for x, y in pairs]
+    folders = prepare_folders(builders, tmp_path)
     assert not orm.QueryBuilder().append(orm.CalcJobNode).count()  # the dry runs stored nothing
     assert all('#PJM -L "rscgrp=small"' in (folder / "_aiidasubmit.sh").read_text() for folder in folders)
 
@@ -262,12 +264,12 @@ def test_bulk_run_and_import(pjm_computer, aiida_localhost, tmp_path):
         subprocess.run(["bash", BULK_SCRIPT], cwd=remote, env=env, check=True, timeout=60)
 
     job.job_id = "34716168"  # the id pjsub would have printed
-    for number, (x, y) in zip(job.numbers(), pairs, strict=True):
+    for number, (x, y), b in zip(job.numbers(), pairs, builders, strict=True):
         assert (Path(job.folder(number)) / "aiida.out").read_text().strip() == str(x + y)
         with pjm_computer.get_transport() as transport:
             folder = BulkSubmitter(transport).fetch(job, number, tmp_path / "back" / str(number))
         assert (folder / "_bulk_exit_status").read_text() == "0\n"
-        node = import_subjob(builder(x, y), folder, aiida_localhost, job_id=job.subjob_id(number))
+        node = import_subjob(b, folder, aiida_localhost, job_id=job.subjob_id(number))  # the same builder
         assert node.is_finished_ok and node.outputs.sum.value == x + y
         assert node.base.attributes.get(orm.CalcJobNode.IMMIGRATED_KEY) is True
         assert node.base.extras.get("pjm_bulk_job_id") == f"34716168[{number}]"
@@ -285,10 +287,17 @@ def test_bulk_lammps_segments_of_several_polymers(pjm_computer, tmp_path):
         label="lmp", computer=pjm_computer, filepath_executable="lmp", default_calc_job_plugin="polymer.lammps"
     ).store()
     builders = []
+    parent = tmp_path / "fugaku" / "equilibrated-pp"  # the remote folder of PP's last equilibration job
+    parent.mkdir(parents=True)
     for smiles in ("*CC*", "*CC(*)C"):
         cell = build_cell(CellSpec(smiles=[smiles], n_chains=2, atoms_per_chain=30, density=0.6, seed=1))
         b = LammpsCalculation.get_builder()
         b.code = code
+        if smiles == "*CC(*)C":  # this segment starts from final.data of a job on the same computer
+            (parent / "final.data").write_text(cell.data_file())
+            b.parent_folder = orm.RemoteData(computer=pjm_computer, remote_path=str(parent))
+        else:
+            b.data_file = orm.SinglefileData(io.BytesIO(cell.data_file().encode()), filename="system.data")
         b.stage = orm.Dict(
             {
                 "name": "production",
@@ -300,7 +309,6 @@ def test_bulk_lammps_segments_of_several_polymers(pjm_computer, tmp_path):
                 "velocity_seed": 1,
             }
         )
-        b.data_file = orm.SinglefileData(io.BytesIO(cell.data_file().encode()), filename="system.data")
         b.metadata.options = {
             "resources": {"num_machines": 1, "num_mpiprocs_per_machine": 4},
             "max_wallclock_seconds": 3600,
@@ -313,5 +321,21 @@ def test_bulk_lammps_segments_of_several_polymers(pjm_computer, tmp_path):
     script = write_bulk_script(scripts, [str(folder) for folder in folders], name="production")
     assert '#PJM --mpi "proc=4"' in script and "export OMP_NUM_THREADS=12" not in script  # in each folder's script
     assert all("export OMP_NUM_THREADS=12" in s and "'lmp' '-in' 'in.lammps'" in s for s in scripts)
-    assert all((folder / "system.data").exists() and (folder / "in.lammps").exists() for folder in folders)
-    assert BulkJob(workdir=str(tmp_path), folders=[str(f) for f in folders]).end == 1
+    assert (folders[0] / "system.data").exists() and not (folders[1] / "system.data").exists()
+    assert remote_operations(folders[0]) == []
+    assert remote_operations(folders[1]) == [("copy", str(parent / "final.data"), "parent.data")]
+
+    remote = tmp_path / "fugaku" / "bulk-production"
+    with pjm_computer.get_transport() as transport:
+        job = BulkSubmitter(transport).prepare(folders, str(remote), name="production")
+        with pytest.raises(ValueError, match="absolute path"):
+            BulkSubmitter(transport).prepare(folders, "bulk-production")
+    assert job == BulkJob(workdir=str(remote), folders=[str(remote / "sub-000000"), str(remote / "sub-000001")])
+    first, second = (Path(folder) for folder in job.folders)
+    assert (first / "system.data").exists() and (first / "in.lammps").exists()
+    assert (second / "parent.data").read_text() == (parent / "final.data").read_text()  # the remote copy, made
+    assert not (second / "_aiida_remote_copy_list.txt").exists()
+    assert "parent.data" in (second / "in.lammps").read_text()
+    assert (remote / BULK_SCRIPT).read_text() == script.replace(str(folders[0]), str(first)).replace(
+        str(folders[1]), str(second)
+    )
