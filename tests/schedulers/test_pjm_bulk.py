@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -339,3 +340,47 @@ def test_bulk_lammps_segments_of_several_polymers(pjm_computer, tmp_path):
     assert (remote / BULK_SCRIPT).read_text() == script.replace(str(folders[0]), str(first)).replace(
         str(folders[1]), str(second)
     )
+
+
+def test_bulk_submit_and_status_commands(pjm_computer, tmp_path, monkeypatch):
+    """``submit`` and ``status`` through a transport: the commands they run and how they read the answers.
+
+    There is no PJM here: ``pjsub`` and ``pjstat`` are stand-ins on the PATH that log their arguments and print
+    the verbatim Fugaku outputs (the bulk job's id put in the submission line, sub-job 0 in the history listing)."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "commands.log"
+    bin_dir.mkdir()
+    submitted = read_fixture("pjsub_submitted_fugaku.txt").replace("6291500", "34716168")
+    active = read_fixture("pjstat_s_E_data_choose_active_fugaku.csv.txt")
+    history = read_fixture("pjstat_s_E_data_choose_H_history_fugaku.csv.txt").splitlines()[0]
+    history += "\n,34716168[0],10/11 10:23:03,small,EXT\n"
+    for name, body in [
+        ("pjsub", f"printf %s {shlex.quote(submitted)}"),
+        (
+            "pjstat",
+            f'case " $* " in *" -H "*) printf %s {shlex.quote(history)};; *) printf %s {shlex.quote(active)};; esac',
+        ),
+    ]:
+        (bin_dir / name).write_text(f'#!/bin/bash\necho "{name} $*  (in $PWD)" >> {log}\n{body}\n')
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    pjm_computer.configure(use_login_shell=False)  # a login shell would reset the PATH
+    remote = tmp_path / "fugaku" / "bulk-3"
+    remote.mkdir(parents=True)
+    (remote / BULK_SCRIPT).write_text("#!/bin/bash\n")
+    job = BulkJob(workdir=str(remote), folders=[str(remote / f"sub-{n:06d}") for n in range(4)])
+    with pjm_computer.get_transport() as transport:
+        bulk = BulkSubmitter(transport)
+        assert bulk.submit(job).job_id == "34716168"
+        states = bulk.status(job)
+    commands = log.read_text().splitlines()
+    assert commands[0] == f"pjsub --bulk --sparam 0-3 bulk.sh  (in {remote})"  # submitted from the work folder
+    assert [line.split("  (in ")[0] for line in commands[1:]] == [
+        f"pjstat -E --data {CHOOSE} 34716168",
+        f"pjstat -H -E --data {CHOOSE} 34716168",  # sub-jobs 0 and 3 are no longer active
+    ]
+    assert {n: (info.job_id, info.job_state, info.job_substate) for n, info in states.items()} == {
+        0: ("34716168[0]", JobState.DONE, "EXT"),
+        1: ("34716168[1]", JobState.QUEUED, "QUE"),
+        2: ("34716168[2]", JobState.QUEUED, "QUE"),
+        3: ("34716168[3]", JobState.DONE, "unknown"),  # in neither list
+    }
