@@ -57,6 +57,26 @@ def read_vector_frames(text: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array(steps[: len(frames)], dtype=int), np.array(frames, dtype=float)
 
 
+def read_dump(text: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """A ``dump custom`` file with an ``id`` column: steps (F,), the column names, values (F, atoms, columns) with
+    the atoms in id order; a last frame cut short (a killed job) is dropped."""
+    lines = text.splitlines()
+    steps, frames, columns, i = [], [], [], 0
+    while i + 9 <= len(lines) and lines[i].startswith("ITEM: TIMESTEP"):
+        step, natoms = int(lines[i + 1]), int(lines[i + 3])
+        columns = lines[i + 8].split()[2:]
+        rows = lines[i + 9:i + 9 + natoms]
+        if len(rows) < natoms:
+            break
+        values = np.array(" ".join(rows).split(), dtype=float).reshape(natoms, len(columns))
+        frames.append(values[np.argsort(values[:, columns.index("id")])])
+        steps.append(step)
+        i += 9 + natoms
+    if not frames:
+        return np.zeros(0, dtype=int), columns, np.zeros((0, 0, len(columns)))
+    return np.array(steps, dtype=int), columns, np.array(frames)
+
+
 def _label(key: tuple[str, ...]) -> str:
     return "-".join(key)
 
