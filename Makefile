@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || exit 1
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[tests]'
+	$(VENV)/bin/python -m pip install -q -e '.[tests,gui]'
 	@touch $(STAMP)
 
 profile: install

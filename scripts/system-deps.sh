@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages the pipeline needs (Psi4, Graphviz for provenance graphs), if missing, and those of the
 # loopback Slurm-over-SSH cluster of the remote-execution tests (scripts/slurm-cluster.sh), and PostgreSQL + RabbitMQ
-# (with the locales they need) for the production profile (scripts/services.sh, `aiida-polymer setup --production`).
+# (with the locales they need) for the production profile (scripts/services.sh, `aiida-polymer setup --production`),
+# and Chromium with its WebDriver for the app's browser test (tests/test_app_browser.py).
 set -euo pipefail
-packages=(psi4 graphviz slurm-wlm munge openssh-server postgresql rabbitmq-server locales)
+packages=(psi4 graphviz slurm-wlm munge openssh-server postgresql rabbitmq-server locales chromium chromium-driver
+          fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
