@@ -186,6 +186,9 @@ def test_campaign_figures_and_front(tmp_path):
     _valid(plots.save_figure(figure, tmp_path / "s.svg"))
     # max kappa, min density among the results (e is gated): a (0.30, 0.80) and c (0.40, 1.35); b, d dominated
     assert front == ["a", "c"]
+    # with the gated values, e (0.50, 1.00) joins and dominates c (0.40, 1.35)
+    assert plots.scatter_figure(rows, "thermal_conductivity", ["density"], ("thermal_conductivity", "density"),
+                                (True, False), include_gated=True)[1] == ["a", "e"]
     pairs = plots.parity_pairs(rows, {("*C*", "density"): {"value": 0.85, "unit": "g/cm3"},
                                       ("*CCO*", "density"): {"value": 1.13, "spread": 0.05, "unit": "g/cm^3"}},
                                ["density", "thermal_conductivity"])
@@ -242,7 +245,7 @@ def test_cli_plot_campaign(campaign, tmp_path):
     assert result.exit_code == 0, result.output
     for name in ("distributions", "scatter", "parity_experiment"):
         _valid(tmp_path / f"{name}.png")
-    assert "Pareto front of thermal_conductivity,-density: a, c" in result.output
+    assert "Pareto front of thermal_conductivity,-density (results): a, c" in result.output
     # density against experiment (the mean of the sources): a 0.80 vs PE 0.85; b 1.10 vs PEO (1.13, 1.00); c 1.35
     # vs PVC (1.38, 1.400); d 0.90 vs aPP (0.85, 0.86); e 1.00 vs aPS (1.05, 1.062, 1.050): differences -0.05,
     # +0.035, -0.04, +0.045, -0.054 (e's kappa is gated, its density is a result)

@@ -66,7 +66,11 @@ def plot_run(pk: int, directory: str, fmt: str, only: tuple[str, ...]) -> None:
                    "(e.g. thermal_conductivity,-density).")
 @click.option("--reference", help="Parity plot against: experiment, radonpy (RadonPy's published PI1070 table) or a "
                                   "CSV file (columns smiles, property, value; optional spread, unit).")
-def plot_campaign(label: str, directory: str, fmt: str, pareto: str, reference: str | None) -> None:
+@click.option("--include-gated", is_flag=True,
+              help="Pareto front of every value, those that failed their own check (gated: not results) too; for "
+                   "a look at plumbing runs such as the fast protocol's.")
+def plot_campaign(label: str, directory: str, fmt: str, pareto: str, reference: str | None,
+                  include_gated: bool) -> None:
     """The plots of the campaign (AiiDA group) LABEL: the distribution of every property, one property against
     the others with a Pareto front, and parity against a reference with MAE, bias and r."""
     from . import _load_profile
@@ -84,12 +88,13 @@ def plot_campaign(label: str, directory: str, fmt: str, pareto: str, reference: 
     except NotExistent:
         raise click.ClickException(f"no group {label!r} (groups: verdi group list)") from None
     try:
-        made = render_campaign(group, directory, fmt, pareto, reference)
+        made = render_campaign(group, directory, fmt, pareto, reference, include_gated)
     except (PlotError, ReferenceDataError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"plots of campaign {label!r}:")
     _done(made.files)
-    click.echo(f"Pareto front of {pareto}: {', '.join(made.front) or 'none (no polymer has both as results)'}")
+    among = "values, gated ones included" if include_gated else "results"
+    click.echo(f"Pareto front of {pareto} ({among}): {', '.join(made.front) or 'none (no polymer has both)'}")
     for name, stats in made.parity.items():
         r = "-" if stats["r"] is None else f"{stats['r']:.3f}"
         click.echo(f"parity {name}: n={stats['n']} MAE={stats['mae']:.4g} bias={stats['bias']:+.4g} r={r} "

@@ -231,10 +231,12 @@ class CampaignPlots:
 
 
 def render_campaign(group: orm.Group, folder: str | Path, fmt: str = "png",
-                    pareto: str = "thermal_conductivity,density", reference: str | None = None) -> CampaignPlots:
+                    pareto: str = "thermal_conductivity,density", reference: str | None = None,
+                    include_gated: bool = False) -> CampaignPlots:
     """Write the campaign plots of ``group`` to ``folder``: ``distributions``, ``scatter`` (the first property of
     ``pareto`` against the others, the Pareto front of the pair marked: :func:`.plots.parse_pareto`) and, with a
-    ``reference`` (``experiment``, ``radonpy`` or a CSV file), ``parity_<name>``."""
+    ``reference`` (``experiment``, ``radonpy`` or a CSV file), ``parity_<name>``. ``include_gated``: the Pareto
+    front of every value, gated ones too (:func:`.plots.scatter_figure`)."""
     from .table import campaign_table
 
     table = campaign_table(group)
@@ -248,7 +250,7 @@ def render_campaign(group: orm.Group, folder: str | Path, fmt: str = "png",
     folder = Path(folder)
     title = f"campaign {group.label} ({len(rows)} polymers)"
     files = [plots.save_figure(plots.distribution_figure(rows, names, title), folder / f"distributions.{fmt}")]
-    figure, front = plots.scatter_figure(rows, pair[0], names, pair, maximize, title)
+    figure, front = plots.scatter_figure(rows, pair[0], names, pair, maximize, title, include_gated)
     files.append(plots.save_figure(figure, folder / f"scatter.{fmt}"))
     parity: dict[str, dict[str, Any]] = {}
     if reference:

@@ -41,7 +41,7 @@ FRONT = "#d62728"
 SHOWN = "#1f77b4"
 GATED = "#9a9a9a"
 LABELS = {  # axis labels of thermo columns and properties
-    "density": "density", "temp": "T (K)", "press": "P (atm)", "etotal": "E total (kcal/mol)",
+    "density": "density (g/cm³)", "temp": "T (K)", "press": "P (atm)", "etotal": "E total (kcal/mol)",
     "ke": "E kinetic (kcal/mol)", "pe": "E potential (kcal/mol)", "ebond": "E bond (kcal/mol)",
     "eangle": "E angle (kcal/mol)", "edihed": "E dihedral (kcal/mol)", "evdwl": "E vdW (kcal/mol)",
     "elong": "E kspace (kcal/mol)", "rg": "Rg (Å)",
@@ -212,15 +212,15 @@ def production_figure(segments: Sequence[Mapping[str, np.ndarray]], convergence:
         ax.set_ylabel(LABELS.get(name, name), fontsize=8)
         ax.tick_params(labelsize=7)
         if check is not None:
-            mark = "pass" if check.get("pass") else "FAIL"
-            ax.set_title(f"{name}: {check['value']:.2g} ≤ {check['threshold']:.2g}? {mark}", fontsize=8,
+            mark = "≤ {:.2g}: pass" if check.get("pass") else "> {:.2g}: FAIL"
+            ax.set_title(f"{name}: {check['value']:.2g} " + mark.format(check["threshold"]), fontsize=8,
                          color="black" if check.get("pass") else FRONT)
     for ax in axes[-3:]:
         ax.set_xlabel("production time (ps)", fontsize=8)
     verdict = ""
     if convergence is not None:
         verdict = (" — converged" if convergence.get("converged") else " — not converged") + \
-            f" (window: last {window:.0%} of the last segment, shaded; moving average in orange)"
+            f"\nconvergence window: the last {window:.0%} of the last segment (shaded), its moving average in orange"
     figure.suptitle((title + ": " if title else "") + f"NPT production, {len(segments)} segment(s){verdict}",
                     fontsize=9)
     return figure
@@ -329,7 +329,7 @@ def compression_figure(stages: Sequence[tuple[str, Mapping[str, np.ndarray]]], t
             ax.plot(t, np.asarray(s[column], dtype=float), lw=0.8, color=colour)
         for b in bounds:
             ax.axvline(b, color="0.75", lw=0.5, ls=":")
-        ax.set_ylabel(LABELS.get(column, column) + (" (g/cm³)" if column == "density" else ""), fontsize=8)
+        ax.set_ylabel(LABELS.get(column, column), fontsize=8)
         ax.tick_params(labelsize=7)
     if "press" in columns:
         axes[columns.index("press")].set_yscale("symlog", linthresh=100.0)
@@ -393,15 +393,17 @@ def distribution_figure(rows: Sequence[Mapping[str, Any]], names: Sequence[str],
         data = column(rows, name)
         shown, gated = data["value"][data["shown"]], data["value"][data["gated"]]
         if len(shown):
-            ax.hist(shown, bins=min(10, max(3, len(shown))), color=SHOWN, alpha=0.85)
+            ax.hist(shown, bins=min(10, max(3, len(shown))), color=SHOWN, alpha=0.6)
+            ax.plot(shown, np.zeros(len(shown)), "|", color=SHOWN, ms=12, mew=1.5, clip_on=False)
         if len(gated):
             ax.plot(gated, np.zeros(len(gated)), "|", color=GATED, ms=12, mew=1.5, clip_on=False)
         ax.set_xlabel(_label(name, data["unit"]), fontsize=7)
         ax.set_title(f"{len(shown)} results" + (f", {len(gated)} gated" if len(gated) else ""), fontsize=7)
+        ax.set_ylabel("polymers", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.xaxis.get_offset_text().set_fontsize(6)
-    figure.suptitle((title + ": " if title else "") + "distribution of each property "
-                    "(grey ticks: values that failed their own check)", fontsize=9)
+    figure.suptitle((title + ": " if title else "") + "distribution of each property (ticks: the values; "
+                    "grey: values that failed their own check)", fontsize=9)
     return figure
 
 
@@ -416,10 +418,12 @@ def parse_pareto(spec: str) -> tuple[tuple[str, str], tuple[bool, bool]]:
 
 def scatter_figure(rows: Sequence[Mapping[str, Any]], y: str, others: Sequence[str],
                    pareto: tuple[str, str] | None = None, maximize: tuple[bool, bool] = (True, True),
-                   title: str = "") -> tuple[Figure, list[str]]:
+                   title: str = "", include_gated: bool = False) -> tuple[Figure, list[str]]:
     """``y`` against each of ``others`` (one panel each), error bars from the standard errors; the polymers on the
-    Pareto front of the ``pareto`` pair (results only, :func:`pareto_front`) are red and labelled in every panel,
-    and the front is drawn as a line in the panel of that pair. Returns the figure and the front's labels."""
+    Pareto front of the ``pareto`` pair (:func:`pareto_front`; of the results only, unless ``include_gated``: then
+    of every value, as a look at values that are not results, e.g. of the ``fast`` protocol) are red and labelled
+    in every panel, and the front is drawn as a line in the panel of that pair. Returns the figure and the front's
+    labels."""
     others = [name for name in properties_with_values(rows, others) if name != y]
     if not others:
         raise PlotError(f"no property with values to plot {y} against")
@@ -427,7 +431,7 @@ def scatter_figure(rows: Sequence[Mapping[str, Any]], y: str, others: Sequence[s
     front = np.zeros(len(rows), dtype=bool)
     if pareto is not None:
         a, b = column(rows, pareto[0]), column(rows, pareto[1])
-        usable = a["shown"] & b["shown"]
+        usable = (a["shown"] | a["gated"]) & (b["shown"] | b["gated"]) if include_gated else a["shown"] & b["shown"]
         front = pareto_front(np.where(usable, a["value"], np.nan), np.where(usable, b["value"], np.nan), maximize)
     ydata = column(rows, y)
     figure, axes = _figure(len(others), 4, 2.7, 2.3)
@@ -437,11 +441,13 @@ def scatter_figure(rows: Sequence[Mapping[str, Any]], y: str, others: Sequence[s
         result = both & xdata["shown"] & ydata["shown"]
         for mask, style in ((both & ~result, {"mfc": "white", "mec": GATED, "ecolor": GATED}),
                             (result & ~front, {"color": SHOWN, "ecolor": "#9ecae1"}),
-                            (result & front, {"color": FRONT, "ecolor": "#f4a582"})):
+                            (result & front, {"color": FRONT, "ecolor": "#f4a582"}),
+                            (both & ~result & front, {"mfc": "white", "mec": FRONT, "ecolor": "#f4a582"})):
             if mask.any():
                 ax.errorbar(xdata["value"][mask], ydata["value"][mask], xerr=np.nan_to_num(xdata["stderr"][mask]),
                             yerr=np.nan_to_num(ydata["stderr"][mask]), fmt="o", ms=4, lw=0.6, capsize=0, **style)
-        for i in np.flatnonzero(result & front):
+        marked = (both if include_gated else result) & front
+        for i in np.flatnonzero(marked):
             ax.annotate(labels[i], (xdata["value"][i], ydata["value"][i]), textcoords="offset points",
                         xytext=(3, 3), fontsize=6, color=FRONT)
         if pareto is not None and set(pareto) == {y, name}:
@@ -457,6 +463,8 @@ def scatter_figure(rows: Sequence[Mapping[str, Any]], y: str, others: Sequence[s
         ax.xaxis.get_offset_text().set_fontsize(6)
         ax.yaxis.get_offset_text().set_fontsize(6)
     marked = f"; red: the Pareto front of {pareto[0]} and {pareto[1]}" if pareto else ""
+    if pareto and include_gated:
+        marked += ", gated values included"
     figure.suptitle((title + ": " if title else "") + f"{y} against the other properties (hollow: gated{marked})",
                     fontsize=9)
     return figure, [labels[i] for i in np.flatnonzero(front)]
@@ -519,8 +527,8 @@ def parity_figure(pairs: Mapping[str, Mapping[str, Any]], reference_title: str =
         ax.set_xlim(low - pad, high + pad)
         ax.set_ylim(low - pad, high + pad)
         r = "—" if stats["r"] is None else f"{stats['r']:.2f}"
-        ax.text(0.03, 0.97, f"n = {stats['n']}\nMAE = {stats['mae']:.3g}\nbias = {stats['bias']:+.3g}\nr = {r}",
-                transform=ax.transAxes, va="top", fontsize=7, bbox={"fc": "white", "ec": "0.8", "lw": 0.5})
+        ax.set_title(f"n = {stats['n']}, MAE = {stats['mae']:.3g}, bias = {stats['bias']:+.3g}, r = {r}",
+                     fontsize=7)
         ax.set_xlabel(_label(f"{name}, {reference_title}", p["unit"]), fontsize=7)
         ax.set_ylabel(_label(f"{name}, computed", p["unit"]), fontsize=7)
         ax.tick_params(labelsize=6)
