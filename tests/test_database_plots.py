@@ -18,6 +18,7 @@ from PIL import Image
 
 from aiida_polymer.campaign.submission import DESCRIPTION, KEY, LIBRARY
 from aiida_polymer.chem.analysis import moving_average_sd
+from aiida_polymer.chem.flags import shown_flags
 from aiida_polymer.cli import cli
 from aiida_polymer.database import plots
 from aiida_polymer.database.reference import load_reference, reference_values
@@ -327,3 +328,31 @@ def test_cli_plot_run_without_nemd(run_without_nemd, tmp_path):
                                     "--only", "msd", "--format", "svg"])
     assert only.exit_code == 0, only.output
     _valid(tmp_path / "svg" / "msd.svg")
+
+
+@pytest.fixture
+def bulk_campaign(aiida_profile_clean):
+    from aiida_polymer.database.synthetic import synthetic_campaign
+
+    made = synthetic_campaign(40, "plot-bulk")
+    yield made
+    aiida_profile_clean.reset_storage()
+
+
+def test_cli_plot_bulk_campaign_front(bulk_campaign, tmp_path):
+    """On the bulk generator's campaign (values known by construction): the front the CLI reports is the one of the
+    generated values (every 10th polymer has no kappa, the excepted ones no properties)."""
+    result = CliRunner().invoke(cli, ["plot", "campaign", "plot-bulk", "-o", str(tmp_path), "--pareto",
+                                      "thermal_conductivity,-density"])
+    assert result.exit_code == 0, result.output
+    _valid(tmp_path / "scatter.png")
+    _valid(tmp_path / "distributions.png")
+    known = [p for p in bulk_campaign.polymers if (p["properties"].get("thermal_conductivity") or {}).get("value")]
+    kappa = [p["properties"]["thermal_conductivity"]["value"] for p in known]
+    density = [p["properties"]["density"]["value"] for p in known]
+    usable = np.array([not any(plots.is_gated(shown_flags(p["properties"][name]))
+                               for name in ("thermal_conductivity", "density")) for p in known])
+    front = plots.pareto_front(np.where(usable, kappa, np.nan), np.where(usable, density, np.nan), (True, False))
+    expected = sorted(p["library_id"] for p, on in zip(known, front, strict=True) if on)
+    line = next(line for line in result.output.splitlines() if line.startswith("Pareto front"))
+    assert sorted(line.split(": ", 1)[1].split(", ")) == expected and expected
