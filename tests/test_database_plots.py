@@ -161,6 +161,8 @@ def test_run_figures_are_valid_files(tmp_path, fmt):
     }
     for name, figure in figures.items():
         _valid(plots.save_figure(figure, tmp_path / f"{name}.{fmt}"))
+    again = plots.save_figure(figures["nemd"], tmp_path / f"again.{fmt}")
+    assert again.read_bytes() == (tmp_path / f"nemd.{fmt}").read_bytes()  # the same data give the same file
     with pytest.raises(plots.PlotError, match="format"):
         plots.save_figure(figures["msd"], tmp_path / "msd.jpg")
 

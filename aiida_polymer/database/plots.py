@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -127,7 +128,8 @@ def save_figure(figure: Figure, path: str | Path, dpi: int = DPI) -> Path:
         raise PlotError(f"unknown image format {fmt!r}: use {' or '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "svg":
-        figure.savefig(path, format=fmt, dpi=dpi, metadata={"Date": None})
+        with rc_context({"svg.hashsalt": "aiida-polymer"}):  # the element ids: fixed, not random
+            figure.savefig(path, format=fmt, dpi=dpi, metadata={"Date": None})
         return path
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
