@@ -32,7 +32,7 @@ from aiida import orm
 from aiida.common.links import LinkType
 
 from ..campaign.identity import DEFAULT_END, DEFAULT_TACTICITY, canonical_end_group
-from ..campaign.submission import DESCRIPTION, KEY, LIBRARY, WORKFLOWS
+from ..campaign.submission import BATCH, DESCRIPTION, KEY, LIBRARY, WORKFLOWS
 from ..chem.flags import shown_flags
 from .synthetic import UNITS
 
@@ -192,20 +192,24 @@ def query(
             cast = {"": "f", "_stderr": "f", "_unit": "t"}.get(part)
             dict_projections[f"{name}{part}"] = {path: {"cast": cast}} if cast else path
 
-    workflows = _scope(group, workflow_filters)
-    want_properties = bool(dict_projections) or property_conditions
-    if want_properties:
+    if dict_projections or property_conditions:
         joined = _scope(group, workflow_filters)
         _with_properties(joined, property_filters, list(projections.values()), list(dict_projections.values()))
-        frame = pd.DataFrame(joined.all(), columns=[*projections, *dict_projections])
-        if not property_conditions:  # the workflows without properties too
-            workflows.add_projection("workflow", list(projections.values()))
-            rest = pd.DataFrame(workflows.all(), columns=list(projections))
-            rest = rest[~rest["pk"].isin(frame["pk"])]
-            frame = pd.concat([frame, rest], ignore_index=True) if len(rest) else frame
+        frame = pd.DataFrame(_rows(joined), columns=[*projections, *dict_projections])
+        if not property_conditions:  # the workflows without properties too: their ids first, then their columns
+            ids = _scope(group, workflow_filters)
+            ids.add_projection("workflow", "id")
+            missing = sorted({pk for (pk,) in _rows(ids)} - set(frame["pk"]))
+            parts = [frame]
+            for start in range(0, len(missing), BATCH):
+                rest = _scope(group, [*workflow_filters, {"id": {"in": missing[start : start + BATCH]}}])
+                rest.add_projection("workflow", list(projections.values()))
+                parts.append(pd.DataFrame(_rows(rest), columns=list(projections)))
+            frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else frame
     else:
+        workflows = _scope(group, workflow_filters)
         workflows.add_projection("workflow", list(projections.values()))
-        frame = pd.DataFrame(workflows.all(), columns=list(projections))
+        frame = pd.DataFrame(_rows(workflows), columns=list(projections))
     frame = _derived(frame, group, needed, properties_needed)
     keep = pd.Series(True, index=frame.index)
     for c in conditions:
@@ -251,6 +255,20 @@ def _scope(group: orm.Group | None, filters: list[dict]) -> orm.QueryBuilder:
     return builder.append(orm.WorkflowNode, filters={"and": [process, *filters]}, tag="workflow")
 
 
+def _rows(builder: orm.QueryBuilder) -> list[tuple]:
+    """The rows of ``builder``: its SQL (the QueryBuilder builds it) run on the storage's session, the values as
+    the database driver gives them. QueryBuilder.all() would pass every value through its entity conversion, which
+    is most of the time at 10^5 rows x 20 columns, and the projections here are columns and JSON values, never
+    entities. A backend whose QueryBuilder has no SQL session falls back to .all()."""
+    from aiida.manage import get_manager
+
+    implementation = getattr(builder, "_impl", None)  # the storage's QueryBuilder (aiida-core has no public name)
+    if not (hasattr(implementation, "query_session") and hasattr(implementation, "get_session")):
+        return [tuple(row) for row in builder.all()]
+    with implementation.query_session(builder.as_dict()) as built, get_manager().get_profile_storage().transaction():
+        return [tuple(row) for row in implementation.get_session().execute(built.query.statement)]
+
+
 def _with_properties(builder: orm.QueryBuilder, filters: dict, workflow: list, properties: list) -> None:
     """Join the workflows' ``properties`` output (tag ``properties``); project ``workflow`` and ``properties``."""
     builder.append(
@@ -294,7 +312,7 @@ def _derived(frame, group: orm.Group | None, needed: list[str], properties: dict
                 frame[f"{name}{part}"] = pd.to_numeric(frame[f"{name}{part}"]).astype(float)
         if "_flags" in parts:  # None without the entry (as the unit): it meets no condition, shown empty
             frame[f"{name}_flags"] = [
-                None if f is None else ";".join(shown_flags({"value": _nan_none(v), "stderr": _nan_none(e),
+                None if _nan_none(f) is None else ";".join(shown_flags({"value": _nan_none(v), "stderr": _nan_none(e),
                                                              "flags": _list(f)}))
                 for v, e, f in zip(frame[name], frame[f"{name}_stderr"], frame[f"{name}_flags"], strict=True)
             ]
@@ -308,7 +326,7 @@ def _nan_none(value):
 def _list(flags) -> list:
     if isinstance(flags, str):  # a backend that returns JSON text
         flags = json.loads(flags)
-    return list(flags or [])
+    return list(flags) if isinstance(flags, list) else []
 
 
 def _library_id(items, label: str | None) -> str:

@@ -1,0 +1,133 @@
+"""Queries of the polymer database at 10^5 polymers on PostgreSQL: the full table and two-condition filters
+(aiida_polymer.database.query), and the storage per polymer.
+
+A throwaway ``core.psql_dos`` profile in a temporary AIIDA_PATH (its own role and database, dropped afterwards;
+no broker), filled with N synthetic polymers (aiida_polymer.database.synthetic: workflow node with the key and
+library extras, merge_properties calcfunction, properties Dict of the 17 properties, group membership) by bulk
+insert, then ``ANALYZE`` (what autovacuum does to a database that grew). Each query is timed ``--repeat`` times
+(the first run and the best are printed); figures only, no assertions (targets: full table <= 2 s, two-condition
+filter <= 0.5 s)::
+
+    .venv/bin/python benchmarks/database_queries.py [--polymers 100000] [--repeat 3]
+
+Needs scripts/services.sh to work (root or sudo) to start PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+os.environ["AIIDA_PATH"] = tempfile.mkdtemp(prefix="database-queries-")
+
+LABEL = "bench-synthetic"
+
+
+def timed(function, repeat: int) -> tuple[float, float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return times[0], min(times), result
+
+
+def size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--polymers", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from aiida.manage import get_manager
+    from aiida.manage.configuration import create_profile, get_config, profile_context
+
+    from aiida_polymer import production
+
+    workdir = Path(os.environ["AIIDA_PATH"])
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.polymers} synthetic polymers")
+    production.services("start")
+    name = f"bench_queries_{secrets.token_hex(3)}"
+    database = production.ensure_database(name, secrets.token_urlsafe(18))
+    repository = workdir / name / "repository"
+    try:
+        config = get_config(create=True)
+        profile = create_profile(config, storage_backend="core.psql_dos", storage_config=database.storage_config(
+            repository), broker_backend=None, broker_config=None, name=name, email="bench@localhost")
+        config.update_profile(profile)
+        config.store()
+        with profile_context(profile, allow_switch=True):
+            try:
+                run(args, database.name, repository)
+            finally:
+                get_manager().get_profile_storage().close()  # before its database is dropped
+    finally:
+        production.drop_database(database.name)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args, database: str, repository: Path) -> None:
+    from aiida import orm
+
+    from aiida_polymer import production
+    from aiida_polymer.database import query
+    from aiida_polymer.database.synthetic import synthetic_campaign
+
+    def db_size() -> int:
+        return int(production.psql(f"SELECT pg_database_size('{database}')"))
+
+    empty = db_size()
+    start = time.perf_counter()
+
+    def progress(done: int) -> None:
+        if done % 20_000 == 0 or done == args.polymers:
+            print(f"  {done:7d} polymers stored, {time.perf_counter() - start:6.1f} s", flush=True)
+
+    synthetic_campaign(args.polymers, LABEL, progress=progress, batch=5000)
+    made = time.perf_counter() - start
+    production.psql("ANALYZE", database=database)
+    nodes = orm.QueryBuilder().append(orm.Node).count()
+    total = db_size()
+    print(f"generated in {made:.1f} s ({args.polymers / made:.0f} polymers/s; {nodes} nodes)")
+
+    n = args.polymers
+    cases = [
+        ("full table (default columns: pk, key fields, state, 17 values)", lambda: query(LABEL)),
+        ("full table, every column (68 property columns, flags, uuids, library ids)",
+         lambda: query(LABEL, columns=list(query_columns()))),
+        ("filter density>1.1 & thermal_conductivity>=0.3 (~1/3 of the rows)",
+         lambda: query(LABEL, where=["density>1.1", "thermal_conductivity>=0.3"])),
+        ("filter density>1.45 & thermal_conductivity>=0.55, sort -thermal_conductivity (~1/150)",
+         lambda: query(LABEL, where=["density>1.45", "thermal_conductivity>=0.55"], sort="-thermal_conductivity")),
+        ("filter protocol==precise & density>1.4, 3 columns, whole profile",
+         lambda: query(where=["protocol==precise", "density>1.4"], columns=["smiles", "density", "rg"])),
+    ]
+    print(f"\n{'query':88s} {'rows':>7s} {'first s':>8s} {'best s':>7s}")
+    for title, function in cases:
+        first, best, frame = timed(function, args.repeat)
+        print(f"{title:88s} {len(frame):7d} {first:8.3f} {best:7.3f}", flush=True)
+    print(f"\nPostgreSQL database: {total / 1e6:.1f} MB for {n} polymers = {total / n / 1024:.2f} KiB per polymer "
+          f"({(total - empty) / n / 1024:.2f} KiB above the empty profile's {empty / 1e6:.1f} MB)")
+    print(f"file repository: {size(repository) / 1e6:.2f} MB ({size(repository) / n:.0f} B per polymer; the "
+          "synthetic polymers have no files)")
+    print(f"load average now {os.getloadavg()[0]:.1f}")
+
+
+def query_columns():
+    from aiida_polymer.database.query import COLUMNS
+
+    return COLUMNS
+
+
+if __name__ == "__main__":
+    main()
