@@ -1,4 +1,4 @@
-"""``aiida-polymer campaign``: many polymers as one AiiDA group (submit, status, retry, cancel, close, open)."""
+"""``aiida-polymer campaign``: many polymers as one AiiDA group (submit, status, retry, cancel, repair, close, open)."""
 
 from __future__ import annotations
 
@@ -39,15 +39,21 @@ def campaign() -> None:
 @click.option("--watch", is_flag=True, help="Keep topping the campaign up as runs finish, until all have ended.")
 @click.option("--interval", type=click.FloatRange(min=0.5), default=60.0, show_default=True,
               help="Seconds between top-ups with --watch.")
+@click.option("--repair-after", type=click.FloatRange(min=60), help="With --watch and the RabbitMQ broker: when no "
+              "active workflow of the campaign (nor any of their processes) has changed for this many seconds, run "
+              "`campaign repair` (daemon stopped, every active process given exactly one task, daemon started). "
+              "Longer than any job's queue wait plus run time; off by default.")
 def submit(library: str, label: str, protocol: str, workflow: str, max_concurrent: int | None,
            code_psi4: str | None, code_lmp: str | None, code_antechamber: str | None, code_parmchk2: str | None,
            options_file: str | None, overrides: str | None, temperature: float, pressure: float, dry_run: bool,
-           watch: bool, interval: float) -> None:
+           watch: bool, interval: float, repair_after: float | None) -> None:
     """Submit (or resume) the campaign GROUP over LIBRARY; running it again loses and duplicates nothing."""
     from . import _daemon_problem, _load_profile
 
     if dry_run and watch:
         raise click.UsageError("--dry-run submits nothing: it cannot --watch")
+    if repair_after and not watch:
+        raise click.UsageError("--repair-after acts while watching: add --watch (or run campaign repair)")
     try:
         parsed_overrides = json.loads(overrides) if overrides else {}
     except json.JSONDecodeError as exc:
@@ -78,7 +84,7 @@ def submit(library: str, label: str, protocol: str, workflow: str, max_concurren
         raise click.ClickException(str(exc)) from None
     for row in rejected:
         click.echo(f"rejected line {row.line} ({row.id or 'no id'}): {row.reason}")
-    _top_up(group, max_concurrent, watch, interval)
+    _top_up(group, max_concurrent, watch, interval, repair_after)
 
 
 def _options(settings, codes: dict, options_file: str | None) -> dict:
@@ -119,9 +125,10 @@ def _while_locked(action, patience: float | None, pause: float = 2.0):
             time.sleep(pause)
 
 
-def _top_up(group, max_concurrent: int | None, watch: bool, interval: float) -> None:
+def _top_up(group, max_concurrent: int | None, watch: bool, interval: float, repair_after: float | None = None) -> None:
     from ..campaign.submission import submit_batch
 
+    last_repair = time.monotonic()
     while True:
         batch = _while_locked(lambda: submit_batch(group, max_concurrent), None if watch else LOCK_PATIENCE,
                               interval if watch else 2.0)
@@ -135,6 +142,10 @@ def _top_up(group, max_concurrent: int | None, watch: bool, interval: float) -> 
                    + ("" if watch else f"; aiida-polymer campaign status {group.label}"))
         if not watch or (batch.active == 0 and batch.left == 0):
             return
+        if repair_after and time.monotonic() - last_repair > repair_after and _stalled(group, repair_after):
+            click.echo(f"no active workflow of campaign {group.label!r} changed for {repair_after:g} s: repairing")
+            _repair(group)
+            last_repair = time.monotonic()
         try:
             time.sleep(interval)
         except KeyboardInterrupt:
@@ -234,6 +245,41 @@ def cancel(label: str) -> None:
     if active:
         raise click.ClickException(f"{len(active)} did not stop ({', '.join(str(pk) for pk in active)}): is the "
                                    f"daemon running (verdi daemon status)? Run the command again once it is.")
+
+
+@campaign.command("repair")
+@click.argument("label")
+@click.option("--dry-run", is_flag=True, help="Stop and start the daemon all the same, but only say what it would "
+              "change in the broker's queue.")
+def repair(label: str, dry_run: bool) -> None:
+    """Revive workflows that lost their task (RabbitMQ): stop the daemon, give every active process of the profile
+    exactly one task (drop tasks of ended processes and duplicates), start the daemon with as many workers."""
+    group = _group(label)
+    _repair(group, dry_run)
+
+
+def _stalled(group, quiet_for: float) -> bool:
+    from ..campaign.repair import stalled
+    from ..campaign.submission import ACTIVE, group_workflows
+
+    nodes = group_workflows(group, "*", {"attributes.process_state": {"in": list(ACTIVE)}}).all(flat=True)
+    return stalled(nodes, quiet_for)
+
+
+def _repair(group, dry_run: bool = False) -> None:
+    from ..campaign.repair import RepairError
+    from ..campaign.repair import repair as repair_profile
+    from ..campaign.submission import ACTIVE, group_workflows
+
+    try:
+        done = repair_profile(dry_run=dry_run)
+    except RepairError as exc:
+        raise click.ClickException(str(exc)) from None
+    ours = set(group_workflows(group, "id", {"attributes.process_state": {"in": list(ACTIVE)}}).all(flat=True))
+    click.echo(done.summary())
+    revived = sorted(ours & set(done.revived))
+    click.echo(f"campaign {group.label!r}: {len(ours)} active workflows; {'would revive' if dry_run else 'revived'} "
+               f"{len(revived)}" + (f" ({', '.join(str(pk) for pk in revived)})" if revived else ""))
 
 
 @campaign.command("close")
