@@ -79,6 +79,14 @@ def test_parse_pareto_and_gates():
     assert plots.is_gated("not_converged;noise") and not plots.is_gated("not_converged") and not plots.is_gated("")
 
 
+def test_scaled_units():
+    data = {"value": np.array([3.2e-10, 4e-10, np.nan]), "stderr": np.array([1e-11, 2e-11, np.nan]), "unit": "1/Pa"}
+    shown = plots.scaled(data)
+    assert shown["exponent"] == -10 and shown["unit"] == "1e-10 1/Pa"
+    assert shown["value"][:2] == pytest.approx([3.2, 4.0]) and shown["stderr"][0] == pytest.approx(0.1)
+    assert plots.scaled({**data, "value": np.array([0.85, 1.1])})["exponent"] == 0
+
+
 def test_plots_module_has_no_aiida_import():
     tree = ast.parse(Path(plots.__file__).read_text())
     names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]

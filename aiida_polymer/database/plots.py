@@ -150,7 +150,7 @@ def _figure(panels: int, columns: int, width: float = 3.3, height: float = 2.4) 
 
 
 def _label(name: str, unit: str | None) -> str:
-    unit = {"1": "", "g/cm3": "g/cm³", "g/cm^3": "g/cm³", "m^2/s": "m²/s"}.get(unit or "", unit or "")
+    unit = {"1": "", "g/cm3": "g/cm³"}.get(unit or "", unit or "").replace("^2", "²").replace("^3", "³")
     return f"{name} ({unit})" if unit else name
 
 
@@ -375,6 +375,26 @@ def column(rows: Sequence[Mapping[str, Any]], name: str) -> dict[str, np.ndarray
             "gated": np.isfinite(value) & gated, "unit": units[0] if units else ""}
 
 
+def _exponent(*arrays: np.ndarray) -> int:
+    """The power of ten to show values in (0 unless they are below 1e-3 or from 1e4 on): axes read 1.2 (1e-10 1/Pa)
+    instead of carrying an offset text that collides with the titles."""
+    values = np.concatenate([np.abs(np.asarray(a, dtype=float)).ravel() for a in arrays])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return 0
+    e = math.floor(math.log10(values.max()))
+    return e if e < -2 or e > 3 else 0
+
+
+def scaled(data: Mapping[str, Any], exponent: int | None = None) -> dict[str, Any]:
+    """A :func:`column` with value and stderr in units of 10^exponent (default :func:`_exponent`), the unit text
+    saying so."""
+    e = _exponent(data["value"]) if exponent is None else exponent
+    unit = data["unit"] if not e else f"1e{e} {data['unit'] if data['unit'] not in ('', '1') else ''}".strip()
+    return {**data, "value": data["value"] / 10.0**e, "stderr": data["stderr"] / 10.0**e, "unit": unit,
+            "exponent": e}
+
+
 def row_labels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """A short label per row: its library id, else its repeat unit."""
     return [str(row.get("library_id") or row.get("smiles") or i).split(";")[0] for i, row in enumerate(rows)]
@@ -392,7 +412,7 @@ def distribution_figure(rows: Sequence[Mapping[str, Any]], names: Sequence[str],
         raise PlotError("no property has a value to plot")
     figure, axes = _figure(len(names), 4, 2.6, 2.0)
     for ax, name in zip(axes, names, strict=True):
-        data = column(rows, name)
+        data = scaled(column(rows, name))
         shown, gated = data["value"][data["shown"]], data["value"][data["gated"]]
         if len(shown):
             ax.hist(shown, bins=min(10, max(3, len(shown))), color=SHOWN, alpha=0.6)
@@ -435,10 +455,10 @@ def scatter_figure(rows: Sequence[Mapping[str, Any]], y: str, others: Sequence[s
         a, b = column(rows, pareto[0]), column(rows, pareto[1])
         usable = (a["shown"] | a["gated"]) & (b["shown"] | b["gated"]) if include_gated else a["shown"] & b["shown"]
         front = pareto_front(np.where(usable, a["value"], np.nan), np.where(usable, b["value"], np.nan), maximize)
-    ydata = column(rows, y)
+    ydata = scaled(column(rows, y))
     figure, axes = _figure(len(others), 4, 2.7, 2.3)
     for ax, name in zip(axes, others, strict=True):
-        xdata = column(rows, name)
+        xdata = scaled(column(rows, name))
         both = np.isfinite(xdata["value"]) & np.isfinite(ydata["value"])
         result = both & xdata["shown"] & ydata["shown"]
         for mask, style in ((both & ~result, {"mfc": "white", "mec": GATED, "ecolor": GATED}),
@@ -467,7 +487,7 @@ def scatter_figure(rows: Sequence[Mapping[str, Any]], y: str, others: Sequence[s
     marked = f"; red: the Pareto front of {pareto[0]} and {pareto[1]}" if pareto else ""
     if pareto and include_gated:
         marked += ", gated values included"
-    figure.suptitle((title + ": " if title else "") + f"{y} against the other properties (hollow: gated{marked})",
+    figure.suptitle((title + ": " if title else "") + f"{y} against the other properties\n(hollow: gated{marked})",
                     fontsize=9)
     return figure, [labels[i] for i in np.flatnonzero(front)]
 
@@ -513,11 +533,15 @@ def parity_figure(pairs: Mapping[str, Mapping[str, Any]], reference_title: str =
     statistics per property."""
     if not pairs:
         raise PlotError(f"no result of the campaign has a value in the {reference_title} reference")
-    figure, axes = _figure(len(pairs), 3, 2.9, 2.7)
+    figure, axes = _figure(len(pairs), 3 if len(pairs) <= 9 else 4, 2.9, 2.7)
     statistics = {}
     for ax, (name, p) in zip(axes, pairs.items(), strict=True):
+        statistics[name] = {**parity_statistics(p["computed"], p["reference"]), "unit": p["unit"]}
+        e = _exponent(p["computed"], p["reference"])
+        factor = 10.0**e
+        unit = scaled({"value": np.zeros(0), "stderr": np.zeros(0), "unit": p["unit"]}, e)["unit"]
+        p = {**p, **{k: np.asarray(p[k], dtype=float) / factor for k in ("computed", "stderr", "reference", "spread")}}
         stats = parity_statistics(p["computed"], p["reference"])
-        statistics[name] = {**stats, "unit": p["unit"]}
         ax.errorbar(p["reference"], p["computed"], xerr=p["spread"], yerr=np.nan_to_num(p["stderr"]), fmt="o",
                     ms=4, lw=0.6, color=SHOWN, ecolor="#9ecae1")
         for x, y, label in zip(p["reference"], p["computed"], p["labels"], strict=True):
@@ -529,10 +553,10 @@ def parity_figure(pairs: Mapping[str, Mapping[str, Any]], reference_title: str =
         ax.set_xlim(low - pad, high + pad)
         ax.set_ylim(low - pad, high + pad)
         r = "—" if stats["r"] is None else f"{stats['r']:.2f}"
-        ax.set_title(f"n = {stats['n']}, MAE = {stats['mae']:.3g}, bias = {stats['bias']:+.3g}, r = {r}",
+        ax.set_title(f"n = {stats['n']}, MAE = {stats['mae']:.2g}, bias = {stats['bias']:+.2g}, r = {r}",
                      fontsize=7)
-        ax.set_xlabel(_label(f"{name}, {reference_title}", p["unit"]), fontsize=7)
-        ax.set_ylabel(_label(f"{name}, computed", p["unit"]), fontsize=7)
+        ax.set_xlabel(_label(f"{name}, {reference_title}", unit), fontsize=7)
+        ax.set_ylabel(_label(f"{name}, computed", unit), fontsize=7)
         ax.tick_params(labelsize=6)
     figure.suptitle((title + ": " if title else "") + f"parity against {reference_title} "
                     "(results only; error bars: standard error, reference spread)", fontsize=9)
