@@ -8,7 +8,7 @@ export AIIDA_PATH := $(CURDIR)/.aiida
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install system-deps profile lint benchmark clean-profile
+.PHONY: demo test install system-deps profile lint benchmark clean-profile gui
 
 demo: install profile
 	aiida-polymer demo
@@ -30,6 +30,9 @@ $(STAMP): pyproject.toml
 
 profile: install
 	aiida-polymer setup
+
+gui: install
+	aiida-polymer gui
 
 lint: install
 	$(VENV)/bin/ruff check aiida_polymer tests benchmarks

@@ -67,7 +67,7 @@ class FollowWidget(ipw.VBox):
         self.pk_input = classed(ipw.IntText(value=pk or 0, description="Run PK"), "polymer-follow-pk")
         self.open_button = ipw.Button(description="Follow", icon="eye")
         self.state = classed(ipw.HTML(), "polymer-follow-state")
-        self.tree = ipw.VBox()
+        self.tree = classed(ipw.VBox(), "polymer-follow-tree")
         self.report = classed(ipw.HTML(), "polymer-follow-report")
         self.thermo = ipw.VBox()
         self.node = None
@@ -92,7 +92,8 @@ class FollowWidget(ipw.VBox):
             self.state.value = f"<span class='polymer-error'>No node with PK {pk}.</span>"
             return
         try:  # aiidalab-widgets-base's live process tree, where it is installed
-            from aiidalab_widgets_base import ProcessNodesTreeWidget
+            with ipw.Output():  # what its import displays (styles, viewer scripts Voilà lacks) goes nowhere
+                from aiidalab_widgets_base import ProcessNodesTreeWidget
 
             tree = ProcessNodesTreeWidget()
             tree.value = self.node.uuid

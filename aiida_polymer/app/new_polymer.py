@@ -91,7 +91,10 @@ class NewPolymerWidget(ipw.VBox):
         for widget in (self.protocol, self.cores):
             widget.observe(self._cost, "value")
         self.submit_button.on_click(self._on_submit)
-        codes_box = [ipw.HTML("<b>Codes</b> (the computer of each: QM on an x86 cluster, MD on Fugaku, ...)"),
+        missing = [name for name, widget in self.codes.items() if widget.value is None]
+        hint = (f"<br><span class='polymer-error'>No code for {', '.join(missing)}: <code>aiida-polymer setup</code> "
+                f"creates this machine's, <code>verdi code create</code> one on a cluster.</span>" if missing else "")
+        codes_box = [ipw.HTML("<b>Codes</b> (the computer of each: QM on an x86 cluster, MD on Fugaku, ...)" + hint),
                      *self.codes.values()] if self.codes else []
         super().__init__(children=[
             header("new_polymer"), ipw.HTML("<h2>New polymer</h2>"), self.units, self.message, self.depiction,

@@ -105,7 +105,8 @@ class ResultsWidget(ipw.VBox):
             parts.append(classed(ipw.HTML(models.property_table_html(table)), "polymer-properties"))
             downloads = [data_link(properties_csv(table).encode(), f"polymer-{node.pk}-properties.csv", "text/csv",
                                    "properties (CSV)", "polymer-download-csv")]
-            self.archive_button = classed(ipw.Button(description="Prepare archive (.aiida)", icon="download"),
+            self.archive_button = classed(ipw.Button(description="Prepare archive (.aiida)", icon="download",
+                                                     layout=ipw.Layout(width="auto")),
                                           "polymer-archive-button")
             self.archive_link = ipw.HTML()
             self.archive_button.on_click(lambda _: self._archive(node))
@@ -124,7 +125,7 @@ class ResultsWidget(ipw.VBox):
         parts.append(plots)
         graph = provenance_png(node)
         parts.append(ipw.HTML("<h3>Provenance</h3>"))
-        parts.append(classed(ipw.Image(value=graph, format="png", layout=ipw.Layout(max_width="1000px")),
+        parts.append(classed(ipw.Image(value=graph, format="png", layout=ipw.Layout(max_width="760px")),
                              "polymer-provenance") if graph else ipw.HTML("Graphviz (dot) is not installed."))
         self.body.children = parts
 

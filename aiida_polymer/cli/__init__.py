@@ -575,10 +575,12 @@ def _echo_new_reports(node, seen: int) -> int:
 
 from .campaign import campaign  # noqa: E402  (the group uses this module's helpers)
 from .export import export  # noqa: E402
+from .gui import gui  # noqa: E402
 from .plot import plot  # noqa: E402
 from .query import query  # noqa: E402
 
 cli.add_command(campaign)
 cli.add_command(export)
+cli.add_command(gui)
 cli.add_command(plot)
 cli.add_command(query)
