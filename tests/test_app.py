@@ -160,3 +160,15 @@ def test_results_and_database_pages(synthetic):
     assert "unknown column" in database.message.value
     follow = pages.follow(pk=first["pk"], auto_refresh=False)
     assert "finished" in follow.state.value
+
+
+def test_gui_server_command_is_loopback_with_a_token():
+    from aiida_polymer.cli.gui import HOST, page_url, server_command
+
+    command = server_command("/repo", 8899, "abc")
+    assert HOST == "127.0.0.1" and "--ServerApp.ip=127.0.0.1" in command
+    assert "--IdentityProvider.token=abc" in command and "--ServerApp.open_browser=False" in command
+    assert "--ServerApp.jpserver_extensions=voila=True" in command
+    assert page_url(8899, "abc") == "http://127.0.0.1:8899/voila/render/notebooks/new_polymer.ipynb?token=abc"
+    with pytest.raises(ValueError, match="token"):
+        server_command("/repo", 8899, "")
