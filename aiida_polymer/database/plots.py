@@ -419,6 +419,9 @@ def distribution_figure(rows: Sequence[Mapping[str, Any]], names: Sequence[str],
             ax.plot(shown, np.zeros(len(shown)), "|", color=SHOWN, ms=12, mew=1.5, clip_on=False)
         if len(gated):
             ax.plot(gated, np.zeros(len(gated)), "|", color=GATED, ms=12, mew=1.5, clip_on=False)
+        if not len(shown):
+            ax.set_ylim(0.0, 1.0)
+            ax.set_yticks([])
         ax.set_xlabel(_label(name, data["unit"]), fontsize=7)
         ax.set_title(f"{len(shown)} results" + (f", {len(gated)} gated" if len(gated) else ""), fontsize=7)
         ax.set_ylabel("polymers", fontsize=7)
@@ -553,8 +556,7 @@ def parity_figure(pairs: Mapping[str, Mapping[str, Any]], reference_title: str =
         ax.set_xlim(low - pad, high + pad)
         ax.set_ylim(low - pad, high + pad)
         r = "—" if stats["r"] is None else f"{stats['r']:.2f}"
-        ax.set_title(f"n = {stats['n']}, MAE = {stats['mae']:.2g}, bias = {stats['bias']:+.2g}, r = {r}",
-                     fontsize=7)
+        ax.set_title(f"n={stats['n']}  MAE={stats['mae']:.2g}  bias={stats['bias']:+.2g}  r={r}", fontsize=7)
         ax.set_xlabel(_label(f"{name}, {reference_title}", unit), fontsize=7)
         ax.set_ylabel(_label(f"{name}, computed", unit), fontsize=7)
         ax.tick_params(labelsize=6)
