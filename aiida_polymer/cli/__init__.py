@@ -146,8 +146,8 @@ def _setup_production(profile_name: str | None) -> None:
 
 
 CACHED = ("aiida.calculations:polymer.psi4", "aiida.calculations:polymer.psi4.unit",
-          "aiida.calculations:polymer.conformer_search", "aiida.calculations:polymer.esp_grid", "aiida.calculations:polymer.resp_charges",
-          "aiida.calculations:polymer.polarizability_summary")
+          "aiida.calculations:polymer.conformer_search", "aiida.calculations:polymer.esp_grid",
+          "aiida.calculations:polymer.resp_charges", "aiida.calculations:polymer.polarizability_summary")
 
 
 def enable_qm_caching(profile: str) -> None:
