@@ -19,6 +19,7 @@ from aiida_polymer.chem.flags import shown_flags
 from aiida_polymer.cli import cli
 from aiida_polymer.database import QueryError, campaign_table, query
 from aiida_polymer.database.query import DEFAULT_COLUMNS, PROPERTIES, Condition, _key_fields, _pushed
+from aiida_polymer.database.summary import SUMMARY, refresh, summarise
 from aiida_polymer.database.synthetic import synthetic_campaign
 from aiida_polymer.database.table import parse_key
 
@@ -160,14 +161,111 @@ def test_agrees_with_export_table(database):
 
 
 def test_pushed_into_the_database():
-    workflow, properties = _pushed([Condition("density>1.1"), Condition("thermal_conductivity>=0.3"),
-                                    Condition("density!=1.3"), Condition("protocol==fast"), Condition("pk<9")])
-    assert properties == {
-        "attributes.density.value": {"and": [{">": 1.1}, {"or": [{"<": 1.3}, {">": 1.3}]}]},
-        "attributes.thermal_conductivity.value": {"and": [{">=": 0.3}]},
-    }
+    workflow = _pushed([Condition("density>1.1"), Condition("thermal_conductivity>=0.3"),
+                        Condition("density!=1.3"), Condition("protocol==fast"), Condition("pk<9"),
+                        Condition("density_stderr<0.1")])
     assert workflow[1] == {"id": {"<": 9}}
     assert workflow[0]["or"][0] == {"extras.polymer_key": {"like": "%|fast|%"}}
+    assert workflow[2] == {"or": [  # the values on the summary; a workflow without one is kept (made on the way)
+        {"and": [{"extras.polymer_values.density": {">": 1.1}},
+                 {"extras.polymer_values.thermal_conductivity": {">=": 0.3}},
+                 {"extras.polymer_values.density": {"or": [{"<": 1.3}, {">": 1.3}]}}]},
+        {"extras.polymer_values.workflow": {"of_type": "null"}}]}
+    assert len(workflow) == 3  # the standard error: from the Dicts, checked in pandas
+
+
+def _summaries(label: str) -> dict[int, tuple]:
+    """workflow pk -> (its summary extra, its uuid, its properties Dict's uuid and content, or None)."""
+    builder = orm.QueryBuilder().append(orm.Group, filters={"label": label}, tag="group")
+    builder.append(orm.WorkflowNode, with_group="group", tag="workflow", project=["id", f"extras.{SUMMARY}", "uuid"])
+    out = {pk: (value, uuid, None) for pk, value, uuid in builder.all()}
+    builder.append(orm.Dict, with_incoming="workflow", edge_filters={"label": "properties"},
+                   project=["uuid", "attributes"])
+    for pk, value, uuid, properties_uuid, attributes in builder.all():
+        out[pk] = (value, uuid, (properties_uuid, attributes))
+    return out
+
+
+def test_summary_equals_properties(database):
+    """Every synthetic workflow carries the summary a run writes: its own UUID, its Dict's UUID, every value."""
+    summaries = _summaries("syn-a")
+    assert len(summaries) == 300
+    for value, uuid, dict_ in summaries.values():
+        assert value == summarise(uuid, *(dict_ or (None, None)))
+        assert value["workflow"] == uuid and value["properties"] == (dict_[0] if dict_ else "")
+        for name, entry in (dict_[1] if dict_ else {}).items():
+            assert value.get(name) == entry["value"]  # None (left out) for a skipped NEMD value
+    assert sum(dict_ is None for _, _, dict_ in summaries.values()) == 3  # the excepted: sealed, no properties
+
+
+def _restore(pks: list[int], summaries: dict) -> None:
+    for pk in pks:
+        orm.load_node(pk).base.extras.set(SUMMARY, summaries[pk][0])
+
+
+def test_workflow_without_summary_gets_it(database):
+    before = _summaries("syn-a")
+    pks = [p["pk"] for p in database["syn-a"][10:14]] + [database["syn-a"][99]["pk"]]  # 99: excepted
+    try:
+        for pk in pks:
+            orm.load_node(pk).base.extras.delete(SUMMARY)
+        frame = query("syn-a", where=["pk>=" + str(pks[0])], columns=["pk", "density", "properties_uuid"])
+        assert _records(frame) == _reference(database["syn-a"], ["pk>=" + str(pks[0])],
+                                             columns=["pk", "density", "properties_uuid"])
+        after = _summaries("syn-a")
+        assert after == before  # made from the Dicts and stored, equal to what the run wrote
+        frame = query("syn-a", where=["density>0"], columns=["pk"])  # and then read from the summary
+        assert len(frame) == 297
+    finally:
+        _restore(pks, before)
+
+
+def test_copied_summary_is_not_trusted(database):
+    """A summary names its workflow: one copied onto another workflow is rebuilt from that workflow's Dict."""
+    before = _summaries("syn-a")
+    a, b = database["syn-a"][20], database["syn-a"][21]
+    try:
+        orm.load_node(b["pk"]).base.extras.set(SUMMARY, before[a["pk"]][0])
+        frame = query("syn-a", where=[f"pk=={b['pk']}"], columns=["pk", "density", "rg", "properties_uuid"])
+        assert _records(frame) == [{"pk": b["pk"], "density": b["properties"]["density"]["value"],
+                                    "rg": b["properties"]["rg"]["value"], "properties_uuid": b["properties_uuid"]}]
+        assert orm.load_node(b["pk"]).base.extras.get(SUMMARY) == before[b["pk"]][0]
+    finally:
+        _restore([b["pk"]], before)
+
+
+def test_refresh_rebuilds_from_the_dicts(database):
+    before = _summaries("syn-b")
+    pk = database["syn-b"][0]["pk"]
+    try:
+        edited = {**before[pk][0], "density": 99.0}  # a hand edit that keeps the UUIDs: trusted, until refreshed
+        orm.load_node(pk).base.extras.set(SUMMARY, edited)
+        assert query("syn-b", where=["density>90"], columns=["pk"])["pk"].tolist() == [pk]
+        assert refresh([pk]) == 1
+        assert _summaries("syn-b") == before
+        assert query("syn-b", where=["density>90"], columns=["pk"]).empty
+    finally:
+        _restore([pk], before)
+
+
+def test_running_workflow_summary_not_stored(database):
+    """A workflow that has not returned its properties and is not sealed gets no stored summary (it may still
+    return them); a query reads it as without properties."""
+    workflow = orm.WorkflowNode()
+    workflow.set_process_type("aiida.workflows:polymer.properties")
+    workflow.set_process_state("running")
+    workflow.store()
+    group = orm.Group(label="syn-running").store()
+    group.add_nodes(workflow)
+    try:
+        frame = query("syn-running", columns=["pk", "state", "density", "properties_uuid"])
+        assert _records(frame) == [{"pk": workflow.pk, "state": "running", "density": None, "properties_uuid": ""}]
+        assert SUMMARY not in orm.load_node(workflow.pk).base.extras
+    finally:
+        orm.Group.collection.delete(group.pk)
+        from aiida.tools import delete_nodes
+
+        delete_nodes([workflow.pk], dry_run=False)
 
 
 def test_key_fields_as_parse_key():

@@ -27,6 +27,7 @@ import math
 import operator
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from aiida import orm
 from aiida.common.links import LinkType
@@ -34,6 +35,9 @@ from aiida.common.links import LinkType
 from ..campaign.identity import DEFAULT_END, DEFAULT_TACTICITY, canonical_end_group
 from ..campaign.submission import BATCH, DESCRIPTION, KEY, LIBRARY, WORKFLOWS
 from ..chem.flags import shown_flags
+from . import summary as summary_module
+from .summary import SUMMARY
+from .summary import rows as _rows
 from .synthetic import UNITS
 
 PROPERTIES = tuple(UNITS)
@@ -117,18 +121,17 @@ def _key_filter(pattern: str) -> dict:
     return {"or": [{f"extras.{KEY}": {"like": pattern}}, {"description": {"like": _like(DESCRIPTION) + pattern}}]}
 
 
-def _pushed(conditions: Sequence[Condition]) -> tuple[list[dict], dict]:
-    """The QueryBuilder filters that pre-select the rows: (workflow filters, to be and-ed; properties filters)."""
-    workflow, properties = [], {}
+def _pushed(conditions: Sequence[Condition]) -> list[dict]:
+    """The QueryBuilder filters of the workflows that pre-select the rows (to be and-ed). Conditions on property
+    values are filters on the workflow's summary (:mod:`.summary`); a workflow without a
+    summary is kept (its summary is made from its Dict, then every condition is checked in pandas)."""
+    workflow, summary = [], []
     for c in conditions:
         numeric = c.op != "!=" and c.column in NUMERIC
         prop = _property(c.column)
-        if prop and prop[1] in ("", "_stderr"):
-            path = f"attributes.{prop[0]}.{'value' if prop[1] == '' else 'stderr'}"
+        if prop and prop[1] == "":
             condition = {"or": [{"<": c.value}, {">": c.value}]} if c.op == "!=" else {c.op: c.value}
-            properties.setdefault(path, {"and": []})["and"].append(condition)
-        elif prop and prop[1] == "_unit" and c.op == "==":
-            properties.setdefault(f"attributes.{prop[0]}.unit", {"and": []})["and"].append({"==": c.value})
+            summary.append({f"extras.{SUMMARY}.{prop[0]}": condition})
         elif c.column in ("pk", "exit_status") and numeric:
             value = c.value if c.column == "exit_status" else int(c.value) if c.value.is_integer() else c.value
             workflow.append({"id" if c.column == "pk" else "attributes.exit_status": {c.op: value}})
@@ -140,7 +143,9 @@ def _pushed(conditions: Sequence[Condition]) -> tuple[list[dict], dict]:
             workflow.append(_key_filter(_like(c.value) + "|%"))
         elif c.op == "==" and c.column == "protocol" and "|" not in c.value:
             workflow.append(_key_filter("%|" + _like(c.value) + "|%"))
-    return workflow, properties
+    if summary:
+        workflow.append({"or": [{"and": summary}, {f"extras.{SUMMARY}.workflow": {"of_type": "null"}}]})
+    return workflow
 
 
 def query(
@@ -154,7 +159,7 @@ def query(
     columns, text for the others, quotes optional), sorted by ``sort`` (column names, ``-`` first for descending,
     missing values last; default: by key, then pk), with ``columns`` (default :data:`DEFAULT_COLUMNS`), as a
     pandas DataFrame. Raises :class:`QueryError` for an unknown column, a bad operator or a number that is not
-    one, and for an unknown group."""
+    one, and for an unknown group. Workflows without a trusted summary get one (stored, see :mod:`.summary`)."""
     import pandas as pd
 
     conditions = [where] if isinstance(where, str) else list(where)
@@ -166,51 +171,34 @@ def query(
             raise QueryError(f"unknown sort column {name!r}{_suggest(name)}")
     needed = list(dict.fromkeys([*columns, *(c.column for c in conditions), *(name for name, _ in order)]))
     group = _group(group)
-    workflow_filters, property_filters = _pushed(conditions)
+    workflow_filters = _pushed(conditions)
     properties_needed = {p[0]: set() for p in map(_property, needed) if p}
     for name in needed:
         if (p := _property(name)) is not None:
-            properties_needed[p[0]] |= {"_stderr", ""} if p[1] == "_flags" else set()
             properties_needed[p[0]].add(p[1])
-    property_conditions = any(_property(c.column) for c in conditions)
 
-    projections = {"pk": "id", "_key": f"extras.{KEY}", "_description": "description"}
+    projections = {"pk": "id", "workflow_uuid": "uuid", "_key": {f"extras.{KEY}": {"cast": "t"}},
+                   "_description": "description", "_summary": {f"extras.{SUMMARY}.workflow": {"cast": "t"}}}
     if "state" in needed:
-        projections["state"] = "attributes.process_state"
+        projections["state"] = {"attributes.process_state": {"cast": "t"}}
     if "exit_status" in needed:
-        projections["exit_status"] = "attributes.exit_status"
-    if "workflow_uuid" in needed:
-        projections["workflow_uuid"] = "uuid"
+        projections["exit_status"] = {"attributes.exit_status": {"cast": "i"}}
     if "library_id" in needed:
         projections["_library"] = f"extras.{LIBRARY}"
-    dict_projections = {}
     if "properties_uuid" in needed:
-        dict_projections["properties_uuid"] = "uuid"
+        projections["properties_uuid"] = {f"extras.{SUMMARY}.properties": {"cast": "t"}}
     for name, parts in properties_needed.items():
-        for part in sorted(parts):
-            path = f"attributes.{name}.{ {'': 'value', '_stderr': 'stderr', '_unit': 'unit', '_flags': 'flags'}[part]}"
-            cast = {"": "f", "_stderr": "f", "_unit": "t"}.get(part)
-            dict_projections[f"{name}{part}"] = {path: {"cast": cast}} if cast else path
-
-    if dict_projections or property_conditions:
-        joined = _scope(group, workflow_filters)
-        _with_properties(joined, property_filters, list(projections.values()), list(dict_projections.values()))
-        frame = pd.DataFrame(_rows(joined), columns=[*projections, *dict_projections])
-        if not property_conditions:  # the workflows without properties too: their ids first, then their columns
-            ids = _scope(group, workflow_filters)
-            ids.add_projection("workflow", "id")
-            missing = sorted({pk for (pk,) in _rows(ids)} - set(frame["pk"]))
-            parts = [frame]
-            for start in range(0, len(missing), BATCH):
-                rest = _scope(group, [*workflow_filters, {"id": {"in": missing[start : start + BATCH]}}])
-                rest.add_projection("workflow", list(projections.values()))
-                parts.append(pd.DataFrame(_rows(rest), columns=list(projections)))
-            frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else frame
-    else:
-        workflows = _scope(group, workflow_filters)
-        workflows.add_projection("workflow", list(projections.values()))
-        frame = pd.DataFrame(_rows(workflows), columns=list(projections))
-    frame = _derived(frame, group, needed, properties_needed)
+        if "" in parts:
+            projections[name] = {f"extras.{SUMMARY}.{name}": {"cast": "f"}}
+    workflows = _scope(group, workflow_filters)
+    workflows.add_projection("workflow", list(projections.values()))
+    rows = _rows(workflows)
+    data = {name: list(values) for name, values in zip(projections, zip(*rows, strict=True) if rows else
+                                                       [()] * len(projections), strict=True)}
+    _trusted(data, projections)
+    if any(part != "" for parts in properties_needed.values() for part in parts):
+        _from_dicts(data, group, workflow_filters, properties_needed)
+    frame = _derived(data, group, needed, properties_needed)
     keep = pd.Series(True, index=frame.index)
     for c in conditions:
         keep &= c.mask(frame[c.column])
@@ -223,6 +211,53 @@ def query(
     return frame[columns].reset_index(drop=True)
 
 
+def _trusted(data: dict[str, list], projections: dict) -> None:
+    """The rows whose summary is missing or names another workflow get theirs, made from their Dict (and stored)."""
+    data["workflow_uuid"] = [str(uuid) for uuid in data["workflow_uuid"]]  # PostgreSQL gives UUID objects
+    stale = [i for i, (named, uuid) in enumerate(zip(data.pop("_summary"), data["workflow_uuid"], strict=True))
+             if named != uuid]
+    if not stale:
+        return
+    ids = [data["pk"][i] for i in stale]
+    built = summary_module.build(ids)
+    summary_module.store({pk: value for pk, (value, storable) in built.items() if storable})
+    for name, path in projections.items():
+        field = next(iter(path)) if isinstance(path, dict) else ""
+        if name == "_summary" or not field.startswith(f"extras.{SUMMARY}."):
+            continue
+        field = field.removeprefix(f"extras.{SUMMARY}.")
+        for i, pk in zip(stale, ids, strict=True):
+            data[name][i] = built.get(pk, ({}, False))[0].get(field)
+
+
+def _from_dicts(data: dict[str, list], group, workflow_filters: list[dict], properties: dict[str, set]) -> None:
+    """The standard errors, units and flags of the rows, from their properties Dicts, each read whole once."""
+    wanted = {name: parts - {""} for name, parts in properties.items() if parts - {""}}
+    found: dict[int, dict] = {}
+    pks = data["pk"]
+    if len(pks) > 4 * BATCH:
+        batches = [workflow_filters]
+    else:
+        batches = [[{"id": {"in": pks[s : s + BATCH]}}] for s in range(0, len(pks), BATCH)]
+    for filters in batches:
+        builder = _scope(group, filters)
+        builder.append(orm.Dict, with_incoming="workflow", project=["attributes"], tag="properties",
+                       edge_filters={"label": "properties", "type": LinkType.RETURN.value})
+        builder.add_projection("workflow", "id")
+        for pk, attributes in _rows(builder):  # the workflow's projections come first
+            found[pk] = json.loads(attributes) if isinstance(attributes, str) else attributes or {}
+    for name, parts in wanted.items():
+        entries = [found.get(pk, {}).get(name) for pk in pks]
+        entries = [entry if isinstance(entry, dict) and entry else None for entry in entries]
+        if "_stderr" in parts:
+            data[f"{name}_stderr"] = [e["stderr"] if e is not None and _is_number(e.get("stderr")) else None
+                                      for e in entries]
+        if "_unit" in parts:
+            data[f"{name}_unit"] = [None if e is None else e.get("unit") for e in entries]
+        if "_flags" in parts:  # None without the entry (as the unit): it meets no condition, shown empty
+            data[f"{name}_flags"] = [None if e is None else ";".join(shown_flags(e)) for e in entries]
+
+
 def _names(value, what: str) -> list[str]:
     if value is None:
         return []
@@ -233,18 +268,26 @@ def _names(value, what: str) -> list[str]:
     return names
 
 
-def _group(group) -> orm.Group | None:
-    if group is None or isinstance(group, orm.Group):
-        return group
-    from aiida.common.exceptions import NotExistent
-
-    try:
-        return orm.Group.collection.get(label=group)
-    except NotExistent:
-        raise UnknownGroupError(f"no group {group!r} (groups: verdi group list)") from None
+@dataclass(frozen=True)
+class _Group:
+    pk: int
+    label: str
 
 
-def _scope(group: orm.Group | None, filters: list[dict]) -> orm.QueryBuilder:
+def _group(group) -> _Group | None:
+    """The group's id and label, by a projection: loading the Group would read its extras, which hold the
+    campaign's library (megabytes of JSON at 10^5 polymers)."""
+    if group is None:
+        return None
+    if isinstance(group, orm.Group):
+        return _Group(group.pk, group.label)
+    found = orm.QueryBuilder().append(orm.Group, filters={"label": group}, project=["id", "label"]).all()
+    if not found:
+        raise UnknownGroupError(f"no group {group!r} (groups: verdi group list)")
+    return _Group(*found[0])
+
+
+def _scope(group: _Group | None, filters: list[dict]) -> orm.QueryBuilder:
     """The workflows queried (tag ``workflow``): the group's, or every polymer.properties workflow."""
     where = {"and": filters} if filters else {}
     builder = orm.QueryBuilder()
@@ -255,78 +298,39 @@ def _scope(group: orm.Group | None, filters: list[dict]) -> orm.QueryBuilder:
     return builder.append(orm.WorkflowNode, filters={"and": [process, *filters]}, tag="workflow")
 
 
-def _rows(builder: orm.QueryBuilder) -> list[tuple]:
-    """The rows of ``builder``: its SQL (the QueryBuilder builds it) run on the storage's session, the values as
-    the database driver gives them. QueryBuilder.all() would pass every value through its entity conversion, which
-    is most of the time at 10^5 rows x 20 columns, and the projections here are columns and JSON values, never
-    entities. A backend whose QueryBuilder has no SQL session falls back to .all()."""
-    from aiida.manage import get_manager
-
-    implementation = getattr(builder, "_impl", None)  # the storage's QueryBuilder (aiida-core has no public name)
-    if not (hasattr(implementation, "query_session") and hasattr(implementation, "get_session")):
-        return [tuple(row) for row in builder.all()]
-    with implementation.query_session(builder.as_dict()) as built, get_manager().get_profile_storage().transaction():
-        return [tuple(row) for row in implementation.get_session().execute(built.query.statement)]
-
-
-def _with_properties(builder: orm.QueryBuilder, filters: dict, workflow: list, properties: list) -> None:
-    """Join the workflows' ``properties`` output (tag ``properties``); project ``workflow`` and ``properties``."""
-    builder.append(
-        orm.Dict,
-        with_incoming="workflow",
-        edge_filters={"label": "properties", "type": LinkType.RETURN.value},
-        filters=filters,
-        tag="properties",
-    )
-    builder.add_projection("workflow", workflow)
-    if properties:
-        builder.add_projection("properties", properties)
-
-
-def _derived(frame, group: orm.Group | None, needed: list[str], properties: dict[str, set]):
-    """The columns computed from the projected ones: the key and its fields, library_id, flags; missing property
-    columns (no properties at all in the rows) as empty."""
+def _derived(data: dict[str, list], group: _Group | None, needed: list[str], properties: dict[str, set]):
+    """The DataFrame of the projected columns and those computed from them: the key and its fields, library_id;
+    numbers as floats (NaN where missing)."""
+    import numpy as np
     import pandas as pd
 
     keys = [key if isinstance(key, str) and key else
             text[len(DESCRIPTION):] if isinstance(text, str) and text.startswith(DESCRIPTION) else ""
-            for key, text in zip(frame["_key"], frame["_description"], strict=True)]
-    frame = frame.drop(columns=["_key", "_description"])
-    frame["key"] = keys
+            for key, text in zip(data.pop("_key"), data.pop("_description"), strict=True)]
+    data["key"] = keys
     if any(name in needed for name in KEY_COLUMNS[1:]):
         fields = _key_fields(keys)
         for name in KEY_COLUMNS[1:]:
             if name in needed:
-                frame[name] = fields[name]
+                data[name] = fields[name]
     if "library_id" in needed:
         label = group.label if group is not None else None
-        frame["library_id"] = [_library_id(items, label) for items in frame.pop("_library")]
+        data["library_id"] = [_library_id(items, label) for items in data.pop("_library")]
     if "state" in needed:
-        frame["state"] = frame["state"].fillna("created")
+        data["state"] = ["created" if state is None else state for state in data["state"]]
+    if "properties_uuid" in needed:
+        data["properties_uuid"] = ["" if uuid is None else uuid for uuid in data["properties_uuid"]]
+    numbers = {f"{name}{part}" for name, parts in properties.items() for part in ("", "_stderr") if part in parts}
+    frame = pd.DataFrame({name: np.array(values, dtype=float) if name in numbers else
+                          np.array(values, dtype="int64") if name == "pk" else values
+                          for name, values in data.items()})
     if "exit_status" in needed:
         frame["exit_status"] = frame["exit_status"].astype("Int64")
-    frame["pk"] = frame["pk"].astype("int64")
-    for name, parts in properties.items():
-        for part in ("", "_stderr"):
-            if part in parts:
-                frame[f"{name}{part}"] = pd.to_numeric(frame[f"{name}{part}"]).astype(float)
-        if "_flags" in parts:  # None without the entry (as the unit): it meets no condition, shown empty
-            frame[f"{name}_flags"] = [
-                None if _nan_none(f) is None else ";".join(shown_flags({"value": _nan_none(v), "stderr": _nan_none(e),
-                                                             "flags": _list(f)}))
-                for v, e, f in zip(frame[name], frame[f"{name}_stderr"], frame[f"{name}_flags"], strict=True)
-            ]
     return frame
 
 
-def _nan_none(value):
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
-
-
-def _list(flags) -> list:
-    if isinstance(flags, str):  # a backend that returns JSON text
-        flags = json.loads(flags)
-    return list(flags) if isinstance(flags, list) else []
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _library_id(items, label: str | None) -> str:
@@ -340,29 +344,36 @@ def _library_id(items, label: str | None) -> str:
 
 def _key_fields(keys: list[str]) -> dict[str, list]:
     """The fields of each key, as :func:`aiida_polymer.database.table.parse_key` reads them (the default end
-    group canonicalised once, not once per row)."""
+    group canonicalised once, not once per row; the state point and the extras parsed once per distinct text)."""
     default_end = canonical_end_group(DEFAULT_END)
-    out = {name: [] for name in KEY_COLUMNS[1:]}
-    for key in keys:
-        parts = (key or "").split("|")
-        fields = {"smiles": parts[0], "protocol": "", "temperature": math.nan, "pressure": math.nan,
-                  "tacticity": DEFAULT_TACTICITY, "head_group": default_end, "tail_group": default_end,
-                  "overrides_hash": ""}
-        if len(parts) >= 4:
-            fields["protocol"] = parts[1]
-            try:
-                fields["temperature"] = float(parts[2].removesuffix("K"))
-                fields["pressure"] = float(parts[3].removesuffix("atm"))
-            except ValueError:
-                pass
-        for extra in parts[4:]:
-            name, _, value = extra.partition("=")
-            if name == "tacticity":
-                fields["tacticity"] = value
-            elif name == "ends":
-                fields["head_group"], _, fields["tail_group"] = value.partition(",")
-            elif name == "overrides":
-                fields["overrides_hash"] = value
-        for name, value in fields.items():
-            out[name].append(value)
+    split = [(key or "").partition("|") for key in keys]
+    known: dict[str, tuple] = {}
+    for rest in {rest for _, _, rest in split}:
+        known[rest] = _rest_fields(tuple(rest.split("|")) if rest else (), default_end)
+    out = {"smiles": [smiles for smiles, _, _ in split]}
+    columns = zip(*(known[rest] for _, _, rest in split), strict=True) if split else [()] * 7
+    out.update({name: list(values) for name, values in zip(KEY_COLUMNS[2:], columns, strict=True)})
     return out
+
+
+def _rest_fields(rest: tuple, default_end: str) -> tuple:
+    """(protocol, temperature, pressure, tacticity, head_group, tail_group, overrides_hash) of a key's parts after
+    the repeat unit."""
+    fields = {"protocol": "", "temperature": math.nan, "pressure": math.nan, "tacticity": DEFAULT_TACTICITY,
+              "head_group": default_end, "tail_group": default_end, "overrides_hash": ""}
+    if len(rest) >= 3:
+        fields["protocol"] = rest[0]
+        try:
+            fields["temperature"] = float(rest[1].removesuffix("K"))
+            fields["pressure"] = float(rest[2].removesuffix("atm"))
+        except ValueError:
+            pass
+    for extra in rest[3:]:
+        name, _, value = extra.partition("=")
+        if name == "tacticity":
+            fields["tacticity"] = value
+        elif name == "ends":
+            fields["head_group"], _, fields["tail_group"] = value.partition(",")
+        elif name == "overrides":
+            fields["overrides_hash"] = value
+    return tuple(fields[name] for name in KEY_COLUMNS[2:])

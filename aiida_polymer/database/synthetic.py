@@ -4,7 +4,8 @@ leaves where the database reads them, and property values known by construction 
 Per polymer, as a real run of a campaign stores them:
 
 - the workflow node (``polymer.properties``, finished; the key in its description and extras ``polymer_key`` and
-  ``library``; the ``version`` attribute), a member of the campaign group;
+  ``library``, and ``polymer_values``, the summary of its properties that the run writes (:mod:`.summary`); the
+  ``version`` attribute), a member of the campaign group;
 - its ``merge_properties`` calcfunction (``CALL_CALC`` link ``CALL`` from the workflow);
 - the ``properties`` Dict, created by the calcfunction (``CREATE`` ``result``) and returned by the workflow
   (``RETURN`` ``properties``): every property of a real run, ``{value, unit, stderr, flags}``.
@@ -33,6 +34,7 @@ from aiida.orm.entities import EntityTypes
 from ..calcfunctions.nemd import UNITS as NEMD_UNITS
 from ..campaign.submission import DESCRIPTION, KEY, LIBRARY, SETTINGS
 from ..chem.analysis import UNITS as EQUILIBRIUM_UNITS
+from .summary import SUMMARY, summarise
 
 UNITS = {**EQUILIBRIUM_UNITS, **NEMD_UNITS}
 NEMD = tuple(NEMD_UNITS)
@@ -185,13 +187,18 @@ def _store(backend, user_id: int, group: orm.Group, label: str, polymers: list[d
                       "sealed": True, **({"exit_status": 0, "stepper_state_info": "5:results"} if done else {})}
         extras = {KEY: p["key"], LIBRARY: [{"campaign": label, "id": p["library_id"], "line": offset + i + 2,
                                              "metadata": {"source": "synthetic"}}]}
-        workflows.append(_node(WORKFLOW_TYPE, "", DESCRIPTION + p["key"], attributes, extras, user_id, now))
+        workflow = _node(WORKFLOW_TYPE, "", DESCRIPTION + p["key"], attributes, extras, user_id, now)
+        workflows.append(workflow)
+        if done:
+            dicts.append(_node((DICT_TYPE, None), "", "", p["properties"], {}, user_id, now))
+            extras[SUMMARY] = summarise(workflow["uuid"], dicts[-1]["uuid"], p["properties"])
+        else:  # sealed without properties, as the run's own summary would say
+            extras[SUMMARY] = summarise(workflow["uuid"], None, None)
         if done:
             calcs.append(_node(CALCFUNCTION_TYPE, "merge_properties", "", {
                 "process_state": "finished", "process_label": "merge_properties", "version": VERSION,
                 "function_name": "merge_properties", "function_namespace": "aiida_polymer.calcfunctions.collect",
                 "exit_status": 0, "sealed": True}, {}, user_id, now))
-            dicts.append(_node((DICT_TYPE, None), "", "", p["properties"], {}, user_id, now))
     with backend.transaction():
         workflow_ids = backend.bulk_insert(EntityTypes.NODE, workflows, allow_defaults=True)
         calc_ids = backend.bulk_insert(EntityTypes.NODE, calcs, allow_defaults=True)
