@@ -22,6 +22,7 @@ from aiida_polymer.database.table import settings_hash
 
 EMAIL = "alice.secret@lab.example.org"
 HOSTNAME = "login7.hpc.example.org"
+NODE = "vm"  # a compute node's short name, known only from the outputs
 USERNAME = "alice7q"
 WORKDIR = f"/scratch/{USERNAME}/aiida_run/ab/cd/0123-4567"
 LABEL = "pe-screen"
@@ -77,6 +78,8 @@ def _workflow(key: str, rows: list[dict], computer, lammps: str | None) -> orm.W
         remote.store()
         retrieved = orm.FolderData()
         retrieved.base.repository.put_object_from_bytes(f"cd {WORKDIR}\n".encode(), "_scheduler-stdout.txt")
+        retrieved.base.repository.put_object_from_bytes(  # psi4 names the compute node; "nvme" is no host
+            f"    Host:       {NODE}\n*** tstart() called on {NODE}\nscratch on nvme0\n".encode(), "output.dat")
         retrieved.base.links.add_incoming(job, LinkType.CREATE, "retrieved")
         retrieved.store()
         job.seal()
@@ -271,7 +274,7 @@ def test_public_refuses_closed(campaign, tmp_path):
     assert result.exit_code == 0, result.output
 
 
-SECRETS = (EMAIL, HOSTNAME, WORKDIR, USERNAME)
+SECRETS = (EMAIL, HOSTNAME, WORKDIR, USERNAME, f"Host:       {NODE}", f"called on {NODE}")
 
 
 def _leaks(path: Path) -> list[str]:
@@ -324,6 +327,8 @@ def test_public_export_leaks_nothing(campaign, aiida_profile, tmp_path):
     assert remote == ["[redacted]"]
     folder = orm.QueryBuilder().append(orm.FolderData).one()[0]
     assert folder.base.repository.get_object_content("_scheduler-stdout.txt") == "cd [redacted]\n"
+    assert folder.base.repository.get_object_content("output.dat") == (
+        "    Host:       redacted-host\n*** tstart() called on redacted-host\nscratch on nvme0\n")
 
 
 def test_export_unknown_group(aiida_profile_clean, tmp_path):

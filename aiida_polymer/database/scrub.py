@@ -16,7 +16,9 @@ directories, and the usernames in paths. In an AiiDA archive (a zip of ``metadat
 - ``repo/<sha256>``: files (job scripts, scheduler output, logs) may name the work directory or the user: a changed
   file gets the key of its new content, and the ``repository_metadata`` of the nodes that refer to it follows.
 
-The text scrub replaces every e-mail address, every known hostname and work directory, and the known usernames
+The text scrub replaces every e-mail address, every known hostname (the computers', this machine's, where the
+localhost computer's jobs ran, and those that program outputs name: psi4's ``Host:`` and ``called on`` lines) as a
+whole name, every known work directory, and the known usernames
 where they stand in a path (``/home/alice/``, ``~alice``, ``alice@host``) or alone (a
 value ``alice``). Usernames are known from the site
 (AuthInfo usernames, the user running the export) and from the paths themselves (``/home/<user>/``, and the
@@ -33,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import tempfile
 import zipfile
@@ -46,6 +49,8 @@ USER = "redacted"
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 HOME_PATTERN = re.compile(r"/(?:home|Users|u)/([A-Za-z0-9._-]+)")
 TRIVIAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "localhost.localdomain"}
+# where programs print the machine they ran on (psi4: "Host: <name>", "tstart() called on <name>")
+HOST_LINES = re.compile(r"^\s*Host:\s+([A-Za-z0-9][A-Za-z0-9.-]*)\s*$|\bcalled on ([A-Za-z0-9][A-Za-z0-9.-]*)", re.M)
 PATH_ATTRIBUTES = ("remote_path", "remote_workdir", "target_basepath")
 JOB_INFO_PRIVATE = ("job_owner", "allocated_machines", "allocated_machines_raw", "raw_data")
 
@@ -62,6 +67,10 @@ class Secrets:
     def update(self, other: Secrets) -> None:
         for name in ("emails", "hosts", "paths", "users"):
             getattr(self, name).update(getattr(other, name))
+
+    def add_hosts_from(self, text: str) -> None:
+        """The machines a program's output names (:data:`HOST_LINES`): compute nodes, this machine."""
+        self.hosts.update(name for match in HOST_LINES.findall(text) for name in match if name)
 
     def add_paths(self, paths, templates=()) -> None:
         """Work directories, and the usernames they reveal (``/home/<user>``, the computers' workdir templates)."""
@@ -87,8 +96,8 @@ class Secrets:
         for email in sorted(self.emails, key=len, reverse=True):
             text = text.replace(email, EMAIL)
         text = EMAIL_PATTERN.sub(EMAIL, text)
-        for host in sorted(self.hosts - TRIVIAL_HOSTS, key=len, reverse=True):
-            text = text.replace(host, HOST)
+        for host in sorted(self.hosts - TRIVIAL_HOSTS, key=len, reverse=True):  # whole names only ("vm", not "nvme")
+            text = re.sub(rf"(?<![\w-]){re.escape(host)}(?![\w-])", HOST, text)
         for user in sorted(u for u in self.users if u and u != USER):
             text = re.sub(rf"(?<=[/~]){re.escape(user)}(?=[/\s\"':]|$)|{re.escape(user)}(?=@)", USER, text)
         return text
@@ -111,7 +120,7 @@ class Secrets:
             for secret, token in [
                 *((p, REDACTED) for p in self.paths),
                 *((e, EMAIL) for e in self.emails),
-                *((h, HOST) for h in self.hosts - TRIVIAL_HOSTS),
+                *((h, HOST) for h in self.hosts - TRIVIAL_HOSTS if len(h) >= 6),  # a short name: random bytes too
             ]:
                 content = content.replace(secret.encode(), token.encode())
             return content
@@ -126,7 +135,8 @@ def site_secrets() -> Secrets:
     """What the loaded profile knows of its users, computers and their usernames (for tables and archives)."""
     from aiida import orm
 
-    secrets = Secrets(users={getpass.getuser(), Path.home().name} - {""})
+    secrets = Secrets(users={getpass.getuser(), Path.home().name} - {""},
+                      hosts={socket.gethostname(), socket.getfqdn()})  # where the localhost computer's jobs ran
     secrets.emails.update(orm.QueryBuilder().append(orm.User, project="email").all(flat=True))
     templates = []
     for hostname, metadata in orm.QueryBuilder().append(orm.Computer, project=["hostname", "metadata"]).all():
@@ -182,6 +192,9 @@ def scrub_archive(path: str | Path, extra: Secrets | None = None) -> Secrets:
             secrets = _archive_secrets(db)
             if extra:
                 secrets.update(extra)
+            for info in infos:
+                if info.filename.startswith("repo/") and not info.is_dir():
+                    secrets.add_hosts_from(source.read(info).decode("utf-8", errors="replace"))
             renamed = {}
             blobs = {}
             for info in infos:
