@@ -152,6 +152,7 @@ def _walk_through(browser, base, token, campaign):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select
 
     css = By.CSS_SELECTOR
 
@@ -176,10 +177,13 @@ def _walk_through(browser, base, token, campaign):
     _shot(browser, "new_polymer")
     browser.set_window_size(1280, 1500)
 
-    # Database: the campaign is listed, the table filtered, the Pareto plot drawn with a link per point
+    # Database: the campaign is listed and chosen, the table filtered, the Pareto plot drawn with a link per point
     browser.get(f"{base}/voila/render/notebooks/database.ipynb?token={token}")
     _wait(browser, ec.text_to_be_present_in_element((css, ".polymer-campaigns"), campaign.group.label))
     _wait(browser, ec.presence_of_element_located((css, ".polymer-db-scatter img.polymer-scatter")))
+    # the profile may hold other tests' polymers: this campaign's only
+    Select(browser.find_element(css, ".polymer-db-group select")).select_by_visible_text(campaign.group.label)
+    _wait(browser, ec.text_to_be_present_in_element((css, ".polymer-db-count"), f"{len(campaign.polymers)} polymers"))
     moderate = sum(p["protocol"] == "moderate" for p in campaign.polymers)
     where = browser.find_element(css, ".polymer-db-where input")
     where.send_keys("protocol==moderate", Keys.ENTER)
