@@ -158,3 +158,17 @@ def test_cli_submit_rejects_bad_input(polymer_codes_module):
     assert bad.exit_code == 2 and "*" in bad.output
     missing = runner.invoke(cli, ["submit", "*CC*", "--code-lmp", "nope@localhost"])
     assert missing.exit_code == 2 and "nope@localhost" in missing.output
+
+
+def test_results_write_the_property_summary(finished):
+    """The run leaves the summary that fast queries read (aiida_polymer.database.summary): its own UUID, its
+    properties Dict's UUID and every value of that Dict."""
+    from aiida_polymer.database.summary import SUMMARY, summarise
+
+    results, node = finished
+    properties = results["properties"]
+    summary = node.base.extras.get(SUMMARY)
+    assert summary == summarise(node.uuid, properties.uuid, properties.get_dict())
+    assert summary["workflow"] == node.uuid and summary["properties"] == properties.uuid
+    assert {name: summary[name] for name in properties.get_dict()} == {
+        name: entry["value"] for name, entry in properties.get_dict().items()}

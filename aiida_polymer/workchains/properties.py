@@ -207,10 +207,23 @@ class PropertiesWorkChain(WorkChain):
         tables = {"a_equilibrium": self.ctx.equilibrate.outputs.properties}
         if "nemd" in self.ctx and "properties" in self.ctx.nemd.outputs:
             tables["b_nemd"] = self.ctx.nemd.outputs.properties
-        self.out("properties", merge_properties(**tables))
+        properties = merge_properties(**tables)
+        self.out("properties", properties)
+        self._store_summary(properties)
         if "nemd_failure" in self.ctx:
             return self.exit_codes.ERROR_NEMD_FAILED.format(message=self.ctx.nemd_failure)
         return None
+
+    def _store_summary(self, properties: orm.Dict) -> None:
+        """The extra ``polymer_values`` of this workflow: the values of ``properties`` for fast queries
+        (:mod:`aiida_polymer.database.summary`). A failure is reported, never fatal: a query makes the summary
+        itself from the Dict."""
+        from ..database.summary import SUMMARY, of_workflow
+
+        try:
+            self.node.base.extras.set(SUMMARY, of_workflow(self.node, properties))
+        except Exception as exc:  # a cache: never fail the run for it
+            self.report(f"the property summary (extra {SUMMARY}) was not stored: {exc}")
 
 
 @contextmanager
