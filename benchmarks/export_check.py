@@ -6,7 +6,8 @@
 3. leak grep: the site's secrets, found here independently of the scrub (user e-mails, this machine's and the
    computers' hostnames, the computers' work directories, the user's home in paths), are looked for in every
    public file, inside the archive's files and in a dump of its database; the same grep on the private export
-   shows which secrets were there to find.
+   shows which secrets were there to find. Names are searched as whole words; in binary files (NumPy arrays, Parquet)
+   only those of at least 6 characters (a two-letter host name turns up in random bytes).
 
     AIIDA_PATH=... .venv/bin/python benchmarks/export_check.py GROUP OUTPUT_DIR
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 TRIVIAL = {"", "localhost", "127.0.0.1"}
+BINARY_MIN = 6
 
 
 def secrets() -> set[str]:
@@ -63,8 +65,17 @@ def leaks(files: list[tuple[str, bytes]], wanted: set[str]) -> dict[str, list[st
     """The files holding each secret as a whole word (a two-letter hostname is no leak inside "nvme"); the
     compressed archive itself is left out: its members are searched unzipped."""
     patterns = {s: re.compile(rb"(?<![\w-])" + re.escape(s.encode()) + rb"(?![\w-])") for s in wanted}
-    return {s: [name for name, data in files if not name.endswith(".aiida") and patterns[s].search(data)]
-            for s in sorted(wanted)}
+    return {s: [name for name, data in files if not name.endswith(".aiida") and patterns[s].search(data)
+                and (len(s) >= BINARY_MIN or is_text(data))] for s in sorted(wanted)}
+
+
+def is_text(data: bytes) -> bool:
+    """UTF-8 text; in binary files (NumPy arrays, Parquet) a name shorter than BINARY_MIN is found by chance."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def round_trip(archive: Path, group: str, reference: Path) -> bool:
