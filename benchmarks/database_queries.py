@@ -2,11 +2,12 @@
 (aiida_polymer.database.query), and the storage per polymer.
 
 A throwaway ``core.psql_dos`` profile in a temporary AIIDA_PATH (its own role and database, dropped afterwards;
-no broker), filled with N synthetic polymers (aiida_polymer.database.synthetic: workflow node with the key and
-library extras, merge_properties calcfunction, properties Dict of the 17 properties, group membership) by bulk
-insert, then ``ANALYZE`` (what autovacuum does to a database that grew). Each query is timed ``--repeat`` times
-(the first run and the best are printed); figures only, no assertions (targets: full table <= 2 s, two-condition
-filter <= 0.5 s)::
+no broker), filled with N synthetic polymers (aiida_polymer.database.synthetic: workflow node with the key,
+library and property-summary extras, merge_properties calcfunction, properties Dict of the 17 properties, group
+membership) by bulk insert, then ``ANALYZE`` (what autovacuum does to a database that grew). Each query is timed
+``--repeat`` times; figures only, no assertions (targets: full table <= 2 s, two-condition filter <= 0.5 s). Per
+query: the first run, the best, the CPU time of this process (Python and the driver; the database server's is not
+in it) in the best run and the load average after it::
 
     .venv/bin/python benchmarks/database_queries.py [--polymers 100000] [--repeat 3]
 
@@ -30,13 +31,14 @@ os.environ["AIIDA_PATH"] = tempfile.mkdtemp(prefix="database-queries-")
 LABEL = "bench-synthetic"
 
 
-def timed(function, repeat: int) -> tuple[float, float, object]:
+def timed(function, repeat: int) -> tuple[float, float, float, object]:
+    """(first wall time, best wall time, this process's CPU time in the best run, the last result)."""
     times, result = [], None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = function()
-        times.append(time.perf_counter() - start)
-    return times[0], min(times), result
+        times.append((time.perf_counter() - start, time.process_time() - cpu))
+    return times[0][0], *min(times), result
 
 
 def size(path: Path) -> int:
@@ -112,10 +114,11 @@ def run(args, database: str, repository: Path) -> None:
         ("filter protocol==precise & density>1.4, 3 columns, whole profile",
          lambda: query(where=["protocol==precise", "density>1.4"], columns=["smiles", "density", "rg"])),
     ]
-    print(f"\n{'query':88s} {'rows':>7s} {'first s':>8s} {'best s':>7s}")
+    print(f"\n{'query':88s} {'rows':>7s} {'first s':>8s} {'best s':>7s} {'CPU s':>6s} {'load':>5s}")
     for title, function in cases:
-        first, best, frame = timed(function, args.repeat)
-        print(f"{title:88s} {len(frame):7d} {first:8.3f} {best:7.3f}", flush=True)
+        first, best, cpu, frame = timed(function, args.repeat)
+        print(f"{title:88s} {len(frame):7d} {first:8.3f} {best:7.3f} {cpu:6.3f} {os.getloadavg()[0]:5.1f}",
+              flush=True)
     print(f"\nPostgreSQL database: {total / 1e6:.1f} MB for {n} polymers = {total / n / 1024:.2f} KiB per polymer "
           f"({(total - empty) / n / 1024:.2f} KiB above the empty profile's {empty / 1e6:.1f} MB)")
     print(f"file repository: {size(repository) / 1e6:.2f} MB ({size(repository) / n:.0f} B per polymer; the "

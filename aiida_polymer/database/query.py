@@ -160,6 +160,18 @@ def query(
     missing values last; default: by key, then pk), with ``columns`` (default :data:`DEFAULT_COLUMNS`), as a
     pandas DataFrame. Raises :class:`QueryError` for an unknown column, a bad operator or a number that is not
     one, and for an unknown group. Workflows without a trusted summary get one (stored, see :mod:`.summary`)."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()  # 10^5 rows of tuples, no cycles: the collector would scan them again and again
+    try:
+        return _query(group, where, sort, columns)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _query(group, where, sort, columns):
     import pandas as pd
 
     conditions = [where] if isinstance(where, str) else list(where)
@@ -178,7 +190,7 @@ def query(
             properties_needed[p[0]].add(p[1])
 
     projections = {"pk": "id", "workflow_uuid": "uuid", "_key": {f"extras.{KEY}": {"cast": "t"}},
-                   "_description": "description", "_summary": {f"extras.{SUMMARY}.workflow": {"cast": "t"}}}
+                   "_summary": {f"extras.{SUMMARY}.workflow": {"cast": "t"}}}
     if "state" in needed:
         projections["state"] = {"attributes.process_state": {"cast": "t"}}
     if "exit_status" in needed:
@@ -304,9 +316,17 @@ def _derived(data: dict[str, list], group: _Group | None, needed: list[str], pro
     import numpy as np
     import pandas as pd
 
-    keys = [key if isinstance(key, str) and key else
-            text[len(DESCRIPTION):] if isinstance(text, str) and text.startswith(DESCRIPTION) else ""
-            for key, text in zip(data.pop("_key"), data.pop("_description"), strict=True)]
+    keys = data.pop("_key")
+    if missing := [i for i, key in enumerate(keys) if not (isinstance(key, str) and key)]:  # the description's key
+        texts = {}
+        for start in range(0, len(missing), BATCH):
+            ids = [data["pk"][i] for i in missing[start : start + BATCH]]
+            builder = orm.QueryBuilder().append(orm.WorkflowNode, filters={"id": {"in": ids}},
+                                                project=["id", "description"])
+            texts.update(_rows(builder))
+        for i in missing:
+            text = texts.get(data["pk"][i])
+            keys[i] = text[len(DESCRIPTION):] if isinstance(text, str) and text.startswith(DESCRIPTION) else ""
     data["key"] = keys
     if any(name in needed for name in KEY_COLUMNS[1:]):
         fields = _key_fields(keys)
@@ -347,12 +367,12 @@ def _key_fields(keys: list[str]) -> dict[str, list]:
     group canonicalised once, not once per row; the state point and the extras parsed once per distinct text)."""
     default_end = canonical_end_group(DEFAULT_END)
     split = [(key or "").partition("|") for key in keys]
-    known: dict[str, tuple] = {}
-    for rest in {rest for _, _, rest in split}:
-        known[rest] = _rest_fields(tuple(rest.split("|")) if rest else (), default_end)
+    rests = [rest for _, _, rest in split]
+    known = {rest: _rest_fields(tuple(rest.split("|")) if rest else (), default_end) for rest in set(rests)}
     out = {"smiles": [smiles for smiles, _, _ in split]}
-    columns = zip(*(known[rest] for _, _, rest in split), strict=True) if split else [()] * 7
-    out.update({name: list(values) for name, values in zip(KEY_COLUMNS[2:], columns, strict=True)})
+    for i, name in enumerate(KEY_COLUMNS[2:]):
+        table = {rest: fields[i] for rest, fields in known.items()}
+        out[name] = [table[rest] for rest in rests]
     return out
 
 
