@@ -20,7 +20,9 @@ Who writes it: ``PropertiesWorkChain`` when it returns its properties (the end o
 its Dict once, then stored.
 
 When it is trusted: the summary names the workflow it was made for; a summary whose ``workflow`` is not the node's
-own UUID (an extra copied from another node), or that is missing, is rebuilt from the Dict before use. A summary is
+own UUID (an extra copied from another node), or that is missing, is rebuilt from the Dict before use. (A
+condition on a value is a database filter on the summaries, with the workflows without one kept; a node carrying
+another node's summary is rebuilt when a query reads it, not when a filter has already left it out.) A summary is
 written only for a workflow that returned its properties or is sealed (a sealed node's outputs can no longer
 change, and a Dict is immutable), so a trusted summary stays equal to its Dict; :func:`refresh` rebuilds every
 summary of a group from the Dicts (e.g. after hand edits of extras).
