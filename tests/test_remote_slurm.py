@@ -277,7 +277,8 @@ def test_split_execution_charges_on_slurm_md_on_localhost(slurm_computer, pe_dat
     charges, md = orm.load_node(charges.pk), orm.load_node(md.pk)
     assert charges.is_finished_ok, f"[{charges.exit_status}] {charges.exit_message}"
     assert md.is_finished_ok, f"[{md.exit_status}] {md.exit_message}"
-    psi4_jobs = [n for n in charges.called_descendants if n.process_type == "aiida.calculations:polymer.psi4"]
+    psi4_jobs = [n for n in charges.called_descendants  # fused (the default): one unit job for all the QM
+                 if n.process_type in ("aiida.calculations:polymer.psi4", "aiida.calculations:polymer.psi4.unit")]
     assert psi4_jobs and all(n.computer.label == LABEL and n.get_job_id() for n in psi4_jobs)
     lammps_jobs = [n for n in md.called_descendants if isinstance(n, orm.CalcJobNode)]
     assert lammps_jobs and all(n.computer.label == "localhost-split" for n in lammps_jobs)
