@@ -202,11 +202,14 @@ class Batch:
     left: int = 0
 
 
-def submit_batch(group: orm.Group, max_concurrent: int | None = None) -> Batch:
-    """Adopt and link what exists, then submit up to ``max_concurrent`` minus the active workflows; idempotent."""
+def submit_batch(group: orm.Group, max_concurrent: int | None = None, batch: Batch | None = None) -> Batch:
+    """Adopt and link what exists, then submit up to ``max_concurrent`` minus the active workflows; idempotent.
+
+    ``batch``: the report of an attempt that failed part-way (e.g. SQLite's write lock), to which this one adds: the
+    workflows it adopted are in the group already and would otherwise go unreported."""
     controller = PolymerController.for_group(group, max_concurrent)
     settings = controller._settings
-    batch = Batch()
+    batch = batch if batch is not None else Batch()
     in_group = controller.get_all_submitted_pks()
     missing = [key for key in settings.entries if (key,) not in in_group]
     for key, (pk, how) in find_existing(missing, WORKFLOWS[settings.workflow]).items():

@@ -126,11 +126,13 @@ def _while_locked(action, patience: float | None, pause: float = 2.0):
 
 
 def _top_up(group, max_concurrent: int | None, watch: bool, interval: float, repair_after: float | None = None) -> None:
-    from ..campaign.submission import submit_batch
+    from ..campaign.submission import Batch, submit_batch
 
     last_repair = time.monotonic()
     while True:
-        batch = _while_locked(lambda: submit_batch(group, max_concurrent), None if watch else LOCK_PATIENCE,
+        attempt = Batch()  # kept across the retries of one top-up (what a failed try adopted stays reported)
+        batch = _while_locked(lambda attempt=attempt: submit_batch(group, max_concurrent, attempt),
+                              None if watch else LOCK_PATIENCE,
                               interval if watch else 2.0)
         for what, keys in (("adopted (found again after an interruption)", batch.adopted),
                            ("linked (already computed or running)", batch.linked), ("submitted", batch.submitted)):
