@@ -42,6 +42,18 @@ def threads(options) -> int:
     return int(resources.get("num_cores_per_mpiproc") or resources.get("num_cores_per_machine") or 1)
 
 
+def run_psi4(calc: CalcJob, retrieve: list[str]) -> datastructures.CalcInfo:
+    """``psi4 -n T input.dat output.dat`` with the job's threads, retrieving ``retrieve``."""
+    codeinfo = datastructures.CodeInfo()
+    codeinfo.code_uuid = calc.inputs.code.uuid
+    codeinfo.cmdline_params = ["-n", str(threads(calc.inputs.metadata.options)), INPUT, OUTPUT]
+    calcinfo = datastructures.CalcInfo()
+    calcinfo.codes_info = [codeinfo]
+    calcinfo.local_copy_list, calcinfo.remote_copy_list = [], []
+    calcinfo.retrieve_list = retrieve
+    return calcinfo
+
+
 class Psi4Calculation(CalcJob):
     """Run ``psi4 -n T input.dat output.dat`` for one :class:`~aiida_polymer.chem.psi4_io.Psi4Task`.
 
@@ -100,14 +112,7 @@ class Psi4Calculation(CalcJob):
             with folder.open(GRID_FILE, "w") as handle:
                 handle.write(write_grid(self.inputs.grid.get_array("points")))
 
-        codeinfo = datastructures.CodeInfo()
-        codeinfo.code_uuid = self.inputs.code.uuid
-        codeinfo.cmdline_params = ["-n", str(threads(self.inputs.metadata.options)), INPUT, OUTPUT]
-        calcinfo = datastructures.CalcInfo()
-        calcinfo.codes_info = [codeinfo]
-        calcinfo.local_copy_list, calcinfo.remote_copy_list = [], []
-        calcinfo.retrieve_list = [OUTPUT, ESP_FILE, GEOMETRY_FILE]
-        return calcinfo
+        return run_psi4(self, [OUTPUT, ESP_FILE, GEOMETRY_FILE])
 
 
 def _validate_unit_parameters(value: orm.Dict, _) -> str | None:
@@ -169,11 +174,4 @@ class Psi4UnitCalculation(CalcJob):
         with folder.open(GRID_MODULE, "w") as handle:
             handle.write(grid_module())
 
-        codeinfo = datastructures.CodeInfo()
-        codeinfo.code_uuid = self.inputs.code.uuid
-        codeinfo.cmdline_params = ["-n", str(threads(self.inputs.metadata.options)), INPUT, OUTPUT]
-        calcinfo = datastructures.CalcInfo()
-        calcinfo.codes_info = [codeinfo]
-        calcinfo.local_copy_list, calcinfo.remote_copy_list = [], []
-        calcinfo.retrieve_list = [OUTPUT, ESP_FILE, GRID_FILE]
-        return calcinfo
+        return run_psi4(self, [OUTPUT, ESP_FILE, GRID_FILE])

@@ -74,11 +74,6 @@ class UnitJob:
             raise ValueError("a unit job needs `optimize` and `esp` settings")
         return cls(optimize=optimize, esp=esp, grid=grid, polarizability=task("polarizability"))
 
-    def stages(self, n_conformers: int) -> list[str]:
-        """The stage names in the order they run."""
-        names = [f"optimize_{i}" for i in range(n_conformers)] + ["esp"]
-        return names + (["polarizability"] if self.polarizability is not None else [])
-
 
 def grid_module() -> str:
     """The source of :mod:`aiida_polymer.chem.esp_grid`, written next to the input as :data:`GRID_MODULE`."""
@@ -86,7 +81,7 @@ def grid_module() -> str:
 
 
 def _stage(name: str, task: Psi4Task, elements: list[str], psi4_version: str | tuple[int, ...] | None) -> str:
-    options = {key: value for key, value in psi4_options(task, elements, psi4_version)}
+    options = dict(psi4_options(task, elements, psi4_version))
     return f"_aiida_stage({name}, {json.dumps(task.memory.strip())}, {json.dumps(options)})\n"
 
 
