@@ -7,8 +7,9 @@ runs unacknowledged; on the broker restart every held task goes back to the queu
 as soon as the workers reconnect, while they still run those processes (at-least-once delivery, aiida-core #1748).
 Run by a second worker, the workflow ran twice at once: a step's calcfunction twice (1 to 14 of 100 workflows), or
 the node sealed by one worker and marked excepted by the other (8 of 100 in one run). A duplicate that reaches the
-worker running the process is dropped by AiiDA (``DuplicateSubscriberIdentifier``), and StackCheckWorkChain drops it
-on every worker (a PostgreSQL advisory lock per workflow, ``aiida_polymer.stackcheck``), so no workflow runs twice;
+worker running the process is dropped by AiiDA (``DuplicateSubscriberIdentifier``), and every workflow of the
+package drops it on every worker (a PostgreSQL advisory lock per workflow, ``aiida_polymer.workchains.exclusive``),
+so no workflow runs twice;
 but the workflow is then left without a task, and if its worker is killed before it ends nothing resumes it: the
 workflows seen "running" for ever in earlier runs. The remedy is an operator's: ``aiida-polymer campaign repair``
 (daemon stopped, every active process given exactly one task, daemon started), which the campaign runs itself with
@@ -38,7 +39,8 @@ from aiida.common.links import LinkType
 
 from aiida_polymer import production
 from aiida_polymer.campaign.repair import repair
-from aiida_polymer.stackcheck import DROPPED, KEY, StackCheckController, StackCheckWorkChain, expected, workflows
+from aiida_polymer.stackcheck import KEY, StackCheckController, StackCheckWorkChain, expected, workflows
+from aiida_polymer.workchains.exclusive import DROPPED
 
 N = 100  # workflows in the campaign
 STALL = 90  # seconds without a workflow ending (40 light ones running) after which the profile is repaired

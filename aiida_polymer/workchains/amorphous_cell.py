@@ -13,6 +13,7 @@ from ..calcfunctions.system import build_cell, build_template
 from ..chem import amber
 from ..chem.builder import CHARGE_METHODS, CellSpec
 from ..chem.monomer import MonomerError, parse_end_group, parse_repeat_unit
+from .exclusive import Exclusive
 
 
 def input_error(process: WorkChain, check: Callable[[], Any]) -> ExitCode | None:
@@ -29,7 +30,7 @@ def input_error(process: WorkChain, check: Callable[[], Any]) -> ExitCode | None
     return None
 
 
-class AmorphousCellWorkChain(WorkChain):
+class AmorphousCellWorkChain(Exclusive, WorkChain):
     """Validate the SMILES, build and type a capped template oligomer with antechamber/parmchk2 (recorded as
     ShellJobs), then grow, pack and parameterise the chains."""
 

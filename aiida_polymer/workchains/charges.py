@@ -12,6 +12,7 @@ from ..calcfunctions.charges import conformer_search, esp_grid, fragment, polari
 from ..chem import protocols
 from ..chem.psi4_io import Psi4Task
 from .amorphous_cell import input_error
+from .exclusive import Exclusive
 
 Psi4BaseWorkChain = WorkflowFactory("polymer.psi4.base")
 Psi4UnitCalculation = CalculationFactory("polymer.psi4.unit")
@@ -25,7 +26,7 @@ def protocol(name: str | None = None, overrides: dict[str, Any] | None = None) -
     return protocols.settings(PROTOCOL_FILE, name, overrides)
 
 
-class ChargesWorkChain(WorkChain):
+class ChargesWorkChain(Exclusive, WorkChain):
     """H-capped fragment → MMFF conformers → Psi4 optimisation of each → lowest → ESP on an MSK grid → two-stage
     RESP (caps folded onto their atoms, exactly neutral) and, optionally, the static polarizability.
 

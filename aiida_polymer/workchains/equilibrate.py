@@ -17,12 +17,13 @@ from ..chem.lammps_input import PHASE, describe
 from ..codes import local_code
 from ..presets.resources import stage_options
 from .amorphous_cell import AmorphousCellWorkChain
+from .exclusive import Exclusive
 
 LammpsBaseWorkChain = WorkflowFactory("polymer.lammps.base")
 STAGE_INPUTS = ("lammps.stage", "lammps.data_file", "lammps.parent_folder", "lammps.settings")
 
 
-class EquilibrateWorkChain(WorkChain):
+class EquilibrateWorkChain(Exclusive, WorkChain):
     """From a repeat-unit SMILES (``cell`` inputs) or a LAMMPS data file to an equilibrated cell and its
     equilibrium properties. Every stage is a ``polymer.lammps.base`` run continuing from the previous one."""
 

@@ -9,12 +9,13 @@ from aiida.plugins import CalculationFactory
 
 from ..calcfunctions.pieces import join_pieces
 from ..chem.lammps_input import FINAL_RESTART, PHASE, RESTART_FILES, stage_files
+from .exclusive import Exclusive
 
 LammpsCalculation = CalculationFactory("polymer.lammps")
 SERIES = ("thermo", "rg", "com", "dipole", "nemd_profile", "nemd_flux", "nemd_heat_flux")
 
 
-class LammpsBaseWorkChain(BaseRestartWorkChain):
+class LammpsBaseWorkChain(Exclusive, BaseRestartWorkChain):
     """Walltime or a killed job: continue the stage from its last restart file with the remaining steps, as often
     as each continuation gets further than the one before. Lost atoms, missing bond atoms, SHAKE failure,
     out-of-range atoms or NaN: rerun the stage from its start with the timestep halved and twice the steps (same

@@ -20,6 +20,7 @@ from .amorphous_cell import AmorphousCellWorkChain, input_error
 from .charges import ChargesWorkChain
 from .charges import protocol as charges_protocol
 from .equilibrate import EquilibrateWorkChain
+from .exclusive import Exclusive
 from .thermal_conductivity import ThermalConductivityWorkChain
 
 NEMD_SET_HERE = ("final_data", "parent_folder", "density", "heat_capacity", "equilibrium_properties", "convergence")
@@ -27,7 +28,7 @@ NEMD_SET_HERE = ("final_data", "parent_folder", "density", "heat_capacity", "equ
 PROTOCOLS = ("fast", "moderate", "precise")
 
 
-class PropertiesWorkChain(WorkChain):
+class PropertiesWorkChain(Exclusive, WorkChain):
     """Charges (Psi4 RESP, per unique fragment, cached) → amorphous cell → equilibration → equilibrium
     properties (with the refractive index and ε_dc from the units' polarizabilities) → NEMD thermal conductivity
     and diffusivity.

@@ -7,6 +7,8 @@ from aiida.common import AttributeDict
 from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, process_handler, while_
 from aiida.plugins import CalculationFactory
 
+from .exclusive import Exclusive
+
 Psi4Calculation = CalculationFactory("polymer.psi4")
 
 # Successive SCF remedies (options both psi4 1.3 and current versions accept): damping, then a different guess.
@@ -18,7 +20,7 @@ SCF_REMEDIES = (
 MIN_SCF_MAXITER = 200
 
 
-class Psi4BaseWorkChain(BaseRestartWorkChain):
+class Psi4BaseWorkChain(Exclusive, BaseRestartWorkChain):
     """SCF not converged: retry with more iterations, damping and another initial guess (one remedy per retry).
     Optimisation not converged: continue from the last geometry (up to ``max_iterations`` calculations in all)."""
 

@@ -15,13 +15,14 @@ from ..chem import nemd, protocols
 from ..chem.analysis import density as analysis_density
 from ..chem.lammps_input import PHASE, describe
 from ..chem.lammps_io import read_data
+from .exclusive import Exclusive
 
 LammpsBaseWorkChain = WorkflowFactory("polymer.lammps.base")
 LammpsCalculation = CalculationFactory("polymer.lammps")
 STAGE_INPUTS = ("lammps.stage", "lammps.data_file", "lammps.parent_folder")
 
 
-class ThermalConductivityWorkChain(WorkChain):
+class ThermalConductivityWorkChain(Exclusive, WorkChain):
     """Replicate the equilibrated cell (default 3×1×1), thermalise it with new velocities (NVT), then run NVE with
     Müller-Plathe kinetic-energy swaps and analyse the slab temperature profile and the exchanged energy
     (:mod:`aiida_polymer.chem.nemd`). The two stages run as one ``polymer.lammps.base`` job (a phase;

@@ -1,0 +1,80 @@
+"""One daemon worker per workflow, whatever the broker redelivers.
+
+RabbitMQ delivers a task at least once: after a broker restart it hands the task of a process that a worker still
+runs to another worker (aiida-core issue #1748), and two workers running one workflow write over each other's node
+(a step run twice, so its CalcJobs submitted twice; a workflow sealed by one and marked excepted by the other).
+AiiDA itself drops such a duplicate task when it reaches the worker that runs the process
+(``DuplicateSubscriberIdentifier``). :class:`Exclusive` extends that to every worker on PostgreSQL: a worker that
+loads the workflow takes PostgreSQL's session-level advisory lock on its pk (on a connection of its own, released
+when the workflow closes, or by PostgreSQL when the worker dies) and, if another worker holds it, drops the task as
+AiiDA does. The workflow then has no task of its own until it ends; if its worker is killed before that, nothing
+resumes it: that is what :func:`aiida_polymer.campaign.repair.repair` mends (``aiida-polymer campaign repair``).
+On SQLite (ZeroMQ broker, no redelivery to another worker) there is no lock.
+
+Every workchain of the pipeline and the stack check (:mod:`aiida_polymer.stackcheck`) derives from it.
+"""
+
+from __future__ import annotations
+
+import kiwipy
+
+LOCK_CLASS = 0x41504C59  # the first key of the advisory locks ("APLY"); the second is the workflow's pk
+KEYS = "(CAST(:c AS integer), CAST(:pk AS integer))"
+DROPPED = "dropped a redelivered task: another daemon worker runs this workflow (it holds its lock)"
+
+
+class _ProcessLocks:
+    """The advisory locks this interpreter (a daemon worker) holds, on one autocommit connection of its own."""
+
+    def __init__(self):
+        self.connection = None
+        self.held: set[int] = set()
+
+    def _connection(self):
+        from aiida.manage import get_manager
+        from aiida.storage.psql_dos.backend import PsqlDosBackend
+
+        storage = get_manager().get_profile_storage()
+        if type(storage) is not PsqlDosBackend:  # SqliteDosBackend derives from it
+            return None
+        if self.connection is None or self.connection.closed:
+            engine = storage.get_session().get_bind()
+            self.connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self.held.clear()
+        return self.connection
+
+    def take(self, pk: int) -> bool:
+        """Whether this worker may run workflow ``pk``: it holds (or now took) its lock, or there are no locks."""
+        from sqlalchemy import text
+
+        connection = self._connection()
+        if connection is None or pk in self.held:
+            return True
+        if connection.execute(text(f"SELECT pg_try_advisory_lock{KEYS}"), {"c": LOCK_CLASS, "pk": pk}).scalar():
+            self.held.add(pk)
+            return True
+        return False
+
+    def release(self, pk: int) -> None:
+        from sqlalchemy import text
+
+        if pk in self.held and self.connection is not None and not self.connection.closed:
+            self.connection.execute(text(f"SELECT pg_advisory_unlock{KEYS}"), {"c": LOCK_CLASS, "pk": pk})
+        self.held.discard(pk)
+
+
+LOCKS = _ProcessLocks()
+
+
+class Exclusive:
+    """Mixin for a WorkChain (first in the bases): run only by the worker that holds the workflow's lock."""
+
+    def load_instance_state(self, saved_state, load_context):
+        super().load_instance_state(saved_state, load_context)
+        if not LOCKS.take(self.node.pk):
+            self.report(DROPPED)
+            raise kiwipy.DuplicateSubscriberIdentifier(f"process<{self.node.pk}> runs in another daemon worker")
+
+    def on_close(self):
+        super().on_close()
+        LOCKS.release(self.node.pk)
