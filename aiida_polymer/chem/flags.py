@@ -32,6 +32,10 @@ FLAGS: dict[str, tuple[bool, str]] = {
     "skipped": (True, "not computed (see the reason)"),
     "not_equilibrated": (False, "NEMD was skipped because the cell did not equilibrate"),
     "nematic_order": (False, "NEMD was skipped because the chains are aligned (nematic order S too high)"),
+    "few_strain_points": (True, "fewer samples in the small-strain window than the protocol's minimum: E and ν "
+                                  "cannot be fitted"),
+    "strain_window_not_reached": (False, "the deformation ended before the end of the strain window: E and ν are "
+                                          "fitted over a smaller strain range"),
 }
 
 SHORT = {  # the reason shown in place of a value that failed its gate
@@ -39,6 +43,7 @@ SHORT = {  # the reason shown in place of a value that failed its gate
     "non_positive_msd_slope": "MSD not growing", "nonlinear_profile": "profile not linear",
     "nonlinear_profile_blocks": "profile not linear", "no_gradient": "no gradient", "non_finite_blocks": "no finite κ",
     "skipped": "skipped",
+    "few_strain_points": "few strain points",
 }
 
 

@@ -51,6 +51,11 @@ NEMD_DEFAULTS: dict[str, Any] = {"method": "muller_plathe", "swap_every": 1000, 
                                  "n_swap": 1, "profile_every": 100, "profile_window": 10000, "decompose": False,
                                  "delta_t": 20.0, "damp": 100.0, "seed": 4928}
 NEMD_METHODS = ("muller_plathe", "langevin")
+# uniaxial deformation (see :func:`_uniaxial` and aiida_polymer/chem/mechanics.py): the file written per axis
+UNIAXIAL_DEFAULTS: dict[str, Any] = {"axis": "x", "strain_rate": 1e-7, "sample_every": 10, "average": 10,
+                                     "reference": None}
+UNIAXIAL_FILES = {axis: f"deform_{axis}.dat" for axis in "xyz"}
+UNIAXIAL_COLUMNS = ("strain_x", "strain_y", "strain_z", "pxx", "pyy", "pzz", "temp")
 NKTV2P = 68568.415  # atm·Å³ per kcal/mol: LAMMPS' pressure·volume to energy factor of units real
 # components of row ``axis`` of a per-atom stress tensor, against vx, vy, vz: the 9 of centroid/stress/atom (xx yy
 # zz xy xz yz yx zx zy) and the 6 of the symmetric stress/atom (xx yy zz xy xz yz), which LAMMPS' PPPM needs
@@ -96,6 +101,7 @@ class Stage:
     replicate: list[int] | None = None  # replicate the system after read_data (new stages only)
     rescale_density: float | None = None  # scale the box to this density after reading it (new stages only)
     nemd: dict[str, Any] | None = None  # Müller-Plathe NEMD settings (nve only; see NEMD_DEFAULTS)
+    uniaxial: dict[str, Any] | None = None  # uniaxial deformation (npt only; see UNIAXIAL_DEFAULTS)
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> Stage:
@@ -129,6 +135,29 @@ class Stage:
             raise StageError("rescale_density must be a positive density (g/cm³)")
         if self.nemd is not None:
             self._validate_nemd()
+        if self.uniaxial is not None:
+            self._validate_uniaxial()
+
+    def _validate_uniaxial(self) -> None:
+        unknown = set(self.uniaxial) - set(UNIAXIAL_DEFAULTS)
+        if unknown:
+            raise StageError(f"unknown uniaxial setting(s): {', '.join(sorted(unknown))}")
+        if self.ensemble != "npt" or self.deform_density is not None or self.nemd is not None:
+            raise StageError("uniaxial deformation needs the npt ensemble (the lateral directions are barostatted), "
+                             "without deform_density or nemd")
+        u = self.uniaxial_settings
+        if u["axis"] not in ("x", "y", "z"):
+            raise StageError(f"uniaxial axis must be x, y or z, not {u['axis']!r}")
+        if not float(u["strain_rate"]) > 0 or min(int(u["sample_every"]), int(u["average"])) < 1:
+            raise StageError("uniaxial strain_rate must be > 0, sample_every and average >= 1")
+        ref = u["reference"]
+        if ref is not None and (len(ref) != 3 or not all(float(x) > 0 for x in ref)):
+            raise StageError("uniaxial reference must be the three box lengths of the undeformed cell")
+
+    @property
+    def uniaxial_settings(self) -> dict[str, Any]:
+        """The uniaxial-deformation settings with defaults filled in ({} without deformation)."""
+        return {} if self.uniaxial is None else {**UNIAXIAL_DEFAULTS, **self.uniaxial}
 
     def _validate_nemd(self) -> None:
         unknown = set(self.nemd) - set(NEMD_DEFAULTS)
@@ -287,13 +316,20 @@ def _dynamics(s: Stage, continuation: bool) -> list[str]:
     elif s.ensemble == "npt":
         p0, p1 = s.p_start_stop
         pdamp = s.pdamp or 1000 * s.timestep
-        lines.append(f"fix integrate all npt temp {t0:g} {t1:g} {tdamp:g} iso {p0:g} {p1:g} {pdamp:g}")
+        if s.uniaxial is not None:  # only the two lateral directions are barostatted, each on its own
+            axis = s.uniaxial_settings["axis"]
+            lateral = " ".join(f"{a} {p0:g} {p1:g} {pdamp:g}" for a in "xyz" if a != axis)
+            lines.append(f"fix integrate all npt temp {t0:g} {t1:g} {tdamp:g} {lateral} couple none")
+        else:
+            lines.append(f"fix integrate all npt temp {t0:g} {t1:g} {tdamp:g} iso {p0:g} {p1:g} {pdamp:g}")
     else:
         lines.append("fix integrate all nve")
     if s.deform_density is not None:
         lines += [f"variable target_length equal (mass(all)/{AVOGADRO:.8e}/{s.deform_density:g}*1e24)^(1/3)",
                   "fix deform all deform 1 x final 0.0 ${target_length} y final 0.0 ${target_length} "
                   "z final 0.0 ${target_length} remap x"]
+    if s.uniaxial is not None:
+        lines += _uniaxial(s, continuation)
     if s.sample_every:
         n = s.sample_every
         lines += ["compute chains all chunk/atom molecule",
@@ -314,6 +350,30 @@ def _dynamics(s: Stage, continuation: bool) -> list[str]:
     # ramps (temperature, pressure, deform) span the whole stage, also when continuing after an interruption
     lines.append(f"run {s.steps} upto start 0 stop {s.steps}")
     return lines
+
+
+def _uniaxial(s: Stage, continuation: bool) -> list[str]:
+    """Uniaxial deformation along ``axis`` at the engineering strain rate ``strain_rate`` (1/fs): L(t) = L0 (1 + r t)
+    (``fix deform ... erate``), the lateral directions at the stage's pressure (its npt fix). Every ``sample_every``
+    steps the engineering strains (L − L0)/L0 of the three box lengths, the diagonal of the pressure tensor (Pxx, Pyy,
+    Pzz) and the temperature are sampled; ``average`` samples are averaged into one row of ``deform_<axis>.dat``
+    (``average`` 1: instantaneous rows, the first at step 0). L0: ``reference`` (the undeformed cell's box lengths;
+    needed to continue a stage), else the box as read."""
+    u = s.uniaxial_settings
+    ref = u["reference"]
+    if continuation and ref is None:
+        raise StageError("a continued uniaxial stage needs the reference box lengths of the undeformed cell")
+    every, repeat = int(u["sample_every"]), int(u["average"])
+    lines = []
+    for i, a in enumerate("xyz"):
+        l0 = repr(float(ref[i])) if ref is not None else f"$(l{a})"
+        lines += [f"variable uniaxial_l0_{a} equal {l0}",
+                  f"variable uniaxial_strain_{a} equal (l{a}-v_uniaxial_l0_{a})/v_uniaxial_l0_{a}"]
+    values = " ".join([*(f"v_uniaxial_strain_{a}" for a in "xyz"), *(f"c_thermo_press[{i}]" for i in (1, 2, 3)),
+                       "c_thermo_temp"])
+    return [*lines, f"fix uniaxial all deform 1 {u['axis']} erate {float(u['strain_rate']):.12g} units box remap x",
+            f"fix uniaxial_sample all ave/time {every} {repeat} {every * repeat} {values} "
+            f"file {UNIAXIAL_FILES[u['axis']]}"]
 
 
 def heat_flux_terms(stage: Stage) -> list[str]:
