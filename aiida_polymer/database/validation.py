@@ -710,6 +710,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
+        if value == 0 or 1e-3 <= abs(value) < 1e5:  # no exponent: 200, not 2e+02
+            return np.format_float_positional(value, precision=digits, unique=False, fractional=False, trim="-")
         return f"{value:.{digits}g}"
     return str(value)
 
@@ -791,3 +793,25 @@ def library_rows(references: Iterable[Reference], only: Sequence[str] | None = N
         if ids[row["id"]] > 1:
             row["id"] = f"{row['id']}-{ids[row['id']]}"
     return rows
+
+
+def write_report(result: Validation, folder: str | Path, title: str, commands: Sequence[str] = (),
+                 fmt: str = "png") -> list[Path]:
+    """Write ``validation.csv`` (:data:`TABLE_COLUMNS`), ``stats.csv`` (:data:`STATS_COLUMNS`), a parity figure
+    per reference that has pairs (``parity_experiment.<fmt>``, ``parity_radonpy.<fmt>``) and ``summary.md`` to
+    ``folder``; returns the paths."""
+    from . import plots  # matplotlib: only when figures are written
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [write_table(result.rows, TABLE_COLUMNS, folder / "validation.csv"),
+               write_table(result.stats, STATS_COLUMNS, folder / "stats.csv")]
+    for reference, label in (("experiment", "experiment"), ("radonpy", "RadonPy (PI1070)")):
+        pairs = parity_pairs(result.rows, reference)
+        if pairs:
+            figure, _ = plots.parity_figure(pairs, label, title)
+            written.append(plots.save_figure(figure, folder / f"parity_{reference}.{fmt}"))
+    summary = folder / "summary.md"
+    summary.write_text(summary_markdown(result, title, commands), encoding="utf-8")
+    written.append(summary)
+    return written
