@@ -578,9 +578,11 @@ from .export import export  # noqa: E402
 from .gui import gui  # noqa: E402
 from .plot import plot  # noqa: E402
 from .query import query  # noqa: E402
+from .validate import validate  # noqa: E402
 
 cli.add_command(campaign)
 cli.add_command(export)
 cli.add_command(gui)
 cli.add_command(plot)
 cli.add_command(query)
+cli.add_command(validate)
