@@ -12,6 +12,7 @@ from ..chem.lammps_input import (
     NEMD_FILES,
     OUTPUT_FILES,
     PHASE,
+    UNIAXIAL_FILES,
     StageError,
     render,
     render_phase,
@@ -90,6 +91,9 @@ class LammpsCalculation(CalcJob):
         spec.output("nemd_heat_flux", valid_type=orm.ArrayData, required=False,
                     help="NEMD per-slab heat flux by term (nemd decompose): step, time and one (frames, slabs) array "
                          "per term, kcal/mol·Å/fs summed over the slab's atoms.")
+        spec.output("deformation", valid_type=orm.ArrayData, required=False,
+                    help="Uniaxial deformation (a stage with uniaxial settings): step, time, strain (frames, 3: the "
+                         "engineering strains of lx, ly, lz), pressure (frames, 3: Pxx, Pyy, Pzz in atm), temp.")
         spec.output("final_data", valid_type=orm.SinglefileData, required=False, help="write_data at the end.")
         spec.output("output_parameters", valid_type=orm.Dict, help="Summary: steps, completion, timing, version.")
         spec.default_output_node = "output_parameters"
@@ -146,4 +150,5 @@ class LammpsCalculation(CalcJob):
                 calcinfo.prepend_text = f"export OMP_NUM_THREADS={threads}"
         calcinfo.codes_info = [codeinfo]
         calcinfo.retrieve_list = [LOG, FINAL_DATA, *OUTPUT_FILES.values(), *NEMD_FILES.values()]
+        calcinfo.retrieve_list += list(UNIAXIAL_FILES.values())
         return calcinfo

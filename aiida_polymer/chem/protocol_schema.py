@@ -219,6 +219,35 @@ CHARGES_SCHEMA = Section({
 
 SCHEMAS: dict[str, Section] = {"equilibrate.yaml": EQUILIBRATE, "nemd.yaml": NEMD, "charges.yaml": CHARGES_SCHEMA}
 
+# mechanics.yaml (aiida_polymer.chem.mechanics deformation_stage / analysis_parameters, workchains/mechanics.py)
+MECHANICS = Section({
+    "description": DESCRIPTION,
+    "temperature": positive(),
+    "pressure": number(),  # the lateral directions' target (atm)
+    "md": Section({
+        "timestep": positive(),
+        "kspace_accuracy": number(0.0, 1.0, open_low=True, open_high=True, **OPTIONAL),
+        "cutoff_inner": positive(**OPTIONAL),
+        "cutoff": positive(**OPTIONAL),
+        "shake": boolean(**OPTIONAL),
+    }),
+    "deformation": Section({
+        "strain_rate": positive(),  # engineering, 1/s
+        "max_strain": positive(),
+        "axes": ListOf(choice(*AXES), **OPTIONAL),
+        "sample_every": integer(1, **OPTIONAL),
+        "average": integer(1, **OPTIONAL),
+        "tdamp": positive(**OPTIONAL),
+        "pdamp": positive(**OPTIONAL),
+        "restart_every": integer(0, **OPTIONAL),
+    }),
+    "analysis": Section({  # chem/mechanics.py mechanical_properties
+        "window": Row((number(0.0), positive()), **OPTIONAL),
+        "min_points": integer(3, **OPTIONAL),
+    }, **OPTIONAL),
+})
+SCHEMAS["mechanics.yaml"] = MECHANICS
+
 # the overrides of polymer.properties: one mapping per protocol file
 PROPERTIES_OVERRIDES = Section({name: Value("mapping", optional=True, nullable=True)
                                 for name in ("charges", "equilibrate", "nemd")})

@@ -26,6 +26,7 @@ from ..chem.lammps_input import (
     OUTPUT_FILES,
     PHASE,
     THERMO_COLUMNS,
+    UNIAXIAL_FILES,
     Stage,
     heat_flux_terms,
     stage_files,
@@ -33,6 +34,7 @@ from ..chem.lammps_input import (
 )
 from ..chem.lammps_io import read_vector_frames
 from ..chem.lammps_log import LammpsLog, parse_log, split_stages
+from ..chem.mechanics import read_deformation
 from ..chem.nemd import read_flux, read_heat_flux, read_profile
 from . import read_text
 
@@ -206,6 +208,9 @@ class LammpsParser(Parser):
             tables["nemd_flux"] = read_flux(content(NEMD_FILES["nemd_flux"]))
         if NEMD_FILES["nemd_heat_flux"] in names:
             tables["nemd_heat_flux"] = read_heat_flux(content(NEMD_FILES["nemd_heat_flux"]), heat_flux_terms(stage))
+        deformation = UNIAXIAL_FILES[stage.uniaxial_settings["axis"]] if stage.uniaxial is not None else None
+        if deformation in names:
+            tables["deformation"] = read_deformation(content(deformation))
         for name, table in tables.items():
             if len(table["step"]):
                 self.out(name, _array(time=np.asarray(table["step"]) * stage.timestep, **table))

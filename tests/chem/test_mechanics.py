@@ -182,3 +182,22 @@ def test_read_deformation_file():
     assert table["step"].tolist() == [100, 200]
     assert table["strain"][1].tolist() == [2e-05, -6e-06, -7e-06]
     assert table["pressure"][0].tolist() == [-10.5, 1.2, 0.8] and table["temp"].tolist() == [300.1, 299.9]
+
+
+@pytest.mark.parametrize("name", ["fast", "moderate", "precise"])
+def test_shipped_protocols_validate_and_give_the_stated_steps(name):
+    settings = mechanics.protocol(name)
+    steps = {"fast": 3000, "moderate": 30000, "precise": 300000}[name]  # 3 % at 1e10, 1e9, 1e8 1/s with 1 fs
+    assert [s.steps for s in mechanics.stages(settings)] == [steps] * 3
+    assert mechanics.analysis_parameters(settings)["window"] == [0.0, 0.02]
+    if name == "precise":
+        assert mechanics.atom_steps(settings, 10_000) == 9_000_000_000
+
+
+def test_protocol_typos_are_refused():
+    from aiida_polymer.chem.protocols import ProtocolError
+
+    with pytest.raises(ProtocolError, match="strain_rte"):
+        mechanics.protocol("fast", {"deformation": {"strain_rte": 1.0}})
+    with pytest.raises(ProtocolError, match="window"):
+        mechanics.protocol("fast", {"analysis": {"window": [0.0]}})
