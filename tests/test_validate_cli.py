@@ -158,3 +158,40 @@ def test_run_bad_input(aiida_profile, tmp_path, monkeypatch, args, message):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code != 0, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_report_of_an_exported_table(tmp_path):
+    """The exported table of the development campaign (3 of its polymers, fast protocol) without any profile:
+    PE and aPP against both references, cis-polyisoprene against RadonPy's unspecified 1,4-polyisoprene."""
+    table = Path(__file__).parent / "data" / "validation" / "polymers_fast.csv"
+    result = CliRunner().invoke(cli, ["validate", "report", "--table", str(table), "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = {(r["polymer"], r["property"]): r for r in _csv(tmp_path / "validation.csv")}
+    pe = rows[("PE", "density")]
+    assert float(pe["ours"]) == 0.77403425085 and float(pe["ours_stderr"]) == 0.0017172846094835
+    assert pe["ours_flags"] == "not_converged" and pe["ours_gated"] == "no"
+    assert float(pe["diff_experiment"]) == pytest.approx(0.77403425085 - 0.85)
+    assert rows[("aPP", "density")]["radonpy_id"] == "PI2"  # library ids aPP;PP-again: named by the first
+    pi = rows[("cis-PI", "density")]
+    assert (pi["radonpy_id"], pi["radonpy_match"], pi["experiment_match"]) == ("PI522", "stereo ignored", "exact")
+    assert (float(pi["experiment_low"]), float(pi["experiment_high"])) == (0.906, 0.916)
+
+
+def test_report_needs_something_to_report(tmp_path):
+    result = CliRunner().invoke(cli, ["validate", "report", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "give the campaign(s) GROUPS or an exported --table" in result.output
+    bad = tmp_path / "t.csv"
+    bad.write_text("key,density\nx,1\n")
+    result = CliRunner().invoke(cli, ["validate", "report", "--table", str(bad), "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "campaign table t.csv: missing column(s) smiles, protocol" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_replicate_with_another_seed(aiida_profile, polymer_codes, tmp_path, monkeypatch):
+    """A replicate is the same reference run with another cell seed: another polymer key (the overrides' hash)."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["validate", "run", "experiment", "--group", "val-rep", "--protocol", "fast",
+                                      "--only", "PE", "--overrides", '{"equilibrate": {"cell": {"seed": 2}}}',
+                                      "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "*C*|fast|300K|1atm|overrides=" in result.output and "1 to submit" in result.output

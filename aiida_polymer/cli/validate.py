@@ -84,7 +84,10 @@ def run(ctx: click.Context, reference: str, label: str, protocol: str, max_concu
 
 
 @validate.command("report")
-@click.argument("groups", nargs=-1, required=True)
+@click.argument("groups", nargs=-1)
+@click.option("--table", "tables", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="An exported campaign table (polymers.csv of aiida-polymer export) instead of, or as well as, "
+                   "GROUPS; repeatable.")
 @click.option("-o", "--output", "directory", required=True, type=click.Path(file_okay=False),
               help="Folder for validation.csv, stats.csv, parity_experiment/parity_radonpy and summary.md.")
 @click.option("--experiment", default="experiment", show_default=True,
@@ -94,7 +97,8 @@ def run(ctx: click.Context, reference: str, label: str, protocol: str, max_concu
               help="RadonPy reference: the shipped table (radonpy: units of at most 10 heavy atoms), a CSV in the "
                    "format of RadonPy's PI1070.csv, or none.")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True)
-def report(groups: tuple[str, ...], directory: str, experiment: str, radonpy: str, fmt: str) -> None:
+def report(groups: tuple[str, ...], tables: tuple[str, ...], directory: str, experiment: str, radonpy: str,
+           fmt: str) -> None:
     """Compare the results of the campaign(s) GROUPS with experiment and RadonPy: per polymer and property ours
     ± SE (± run-to-run SD over replicates: the same polymer in several GROUPS), experiment (ranges kept) and
     RadonPy ± SD; per property MAE, bias, Pearson and Spearman r, the fraction within RadonPy's SD and the
@@ -105,23 +109,34 @@ def report(groups: tuple[str, ...], directory: str, experiment: str, radonpy: st
         if value not in (shipped, "none") and not Path(value).is_file():
             raise click.BadParameter(f"{value!r}: no such file (give {shipped}, none or a CSV file)",
                                      param_hint=name)
-    from . import _load_profile
-
-    _load_profile()
-    from aiida import orm
-    from aiida.common.exceptions import NotExistent
-
-    from ..database.table import campaign_table
-
+    if not groups and not tables:
+        raise click.UsageError("give the campaign(s) GROUPS or an exported --table")
     rows, properties = [], []
-    for label in groups:
+    for path in tables:
         try:
-            group = orm.Group.collection.get(label=label)
-        except NotExistent:
-            raise click.ClickException(f"no group {label!r} (groups: verdi group list)") from None
-        table = campaign_table(group)
-        rows += table.rows
-        properties += [name for name in table.properties if name not in properties]
+            table_rows, names = v.read_table(path)
+        except v.ValidationError as exc:
+            raise click.ClickException(str(exc)) from None
+        rows += table_rows
+        properties += [name for name in names if name not in properties]
+    if groups:
+        from . import _load_profile
+
+        _load_profile()
+        from aiida import orm
+        from aiida.common.exceptions import NotExistent
+
+        from ..database.table import campaign_table
+
+        for label in groups:
+            try:
+                group = orm.Group.collection.get(label=label)
+            except NotExistent:
+                raise click.ClickException(f"no group {label!r} (groups: verdi group list)") from None
+            table = campaign_table(group)
+            rows += table.rows
+            properties += [name for name in table.properties if name not in properties]
+    groups = groups + tuple(Path(path).name for path in tables)
     if not rows:
         raise click.ClickException(f"no polymer in {', '.join(groups)}")
     units = sorted({str(row.get("smiles") or "") for row in rows})

@@ -578,22 +578,25 @@ def validation_rows(ours: Sequence[Mapping[str, Any]], properties: Sequence[str]
                  str(row.get("tail_group") or ""))].append(row)
     plain_exp, plain_rad = plain_index(experiment), plain_index(radonpy)
     for (smiles, protocol, *_), replicates in sorted(grouped.items()):
-        found = False
         plain = plain_unit(smiles, canonical)
-        for name in properties:
-            exp = match(smiles, experiment, name, plain_exp, plain)
-            rad = match(smiles, radonpy, name, plain_rad, plain)
-            if exp is None and rad is None:
-                continue
-            found = True
+        refs = {name: (match(smiles, experiment, name, plain_exp, plain), match(smiles, radonpy, name, plain_rad,
+                                                                               plain)) for name in properties}
+        refs = {name: pair for name, pair in refs.items() if pair != (None, None)}
+        if not refs:
+            out.unmatched.append(smiles)
+            continue
+        # the polymer's name: its first library id, else the experiment's name, else RadonPy's id
+        ids = [i for i in dict.fromkeys(part for r in replicates for part in str(r.get("library_id") or "").split(";"))
+               if i]
+        names = [ref.polymer for pair in refs.values() for ref in pair if ref is not None and ref.polymer]
+        polymer = ids[0] if ids else (names[0] if names else smiles)
+        for name, (exp, rad) in refs.items():
             mine = combine_replicates([{"value": r.get(name), "stderr": r.get(f"{name}_stderr"),
                                         "unit": r.get(f"{name}_unit"), "flags": r.get(f"{name}_flags")}
                                        for r in replicates])
             for ref, what in ((exp, "experiment"), (rad, "RadonPy")):
                 if ref is not None and mine.unit and normal_unit(ref.unit) != normal_unit(mine.unit):
                     raise ValidationError(f"{name}: {what} is in {ref.unit}, our campaign in {mine.unit}")
-            ids = sorted({str(r.get("library_id") or "") for r in replicates} - {""})
-            polymer = (exp.polymer if exp else "") or (ids[0] if ids else "") or (rad.polymer if rad else smiles)
             row: dict[str, Any] = {c: None for c in TABLE_COLUMNS}
             row.update(polymer=polymer, smiles=smiles, protocol=protocol, property=name,
                        unit=mine.unit or (exp or rad).unit, ours=mine.value, ours_stderr=mine.stderr,
@@ -614,8 +617,6 @@ def validation_rows(ours: Sequence[Mapping[str, Any]], properties: Sequence[str]
                     if rad.sd:
                         row["within_radonpy_sd"] = abs(mine.value - rad.value) <= rad.sd
             out.rows.append(row)
-        if not found:
-            out.unmatched.append(smiles)
     out.stats = table_statistics(out.rows)
     return out
 
@@ -815,3 +816,17 @@ def write_report(result: Validation, folder: str | Path, title: str, commands: S
     summary.write_text(summary_markdown(result, title, commands), encoding="utf-8")
     written.append(summary)
     return written
+
+
+def read_table(path: str | Path) -> tuple[list[dict], list[str]]:
+    """The rows and property names of an exported campaign table (``polymers.csv`` of ``aiida-polymer export``:
+    the columns of :func:`aiida_polymer.database.campaign_table`, a property ``<name>`` being the columns
+    ``<name>``, ``<name>_stderr``, ``<name>_unit``, ``<name>_flags``); values stay text (read as numbers here)."""
+    reader, path = _reader(path, "campaign table")
+    columns = list(reader.fieldnames or [])
+    missing = [c for c in ("smiles", "protocol", "temperature", "pressure") if c not in columns]
+    if missing:
+        raise ValidationError(f"campaign table {path.name}: missing column(s) {', '.join(missing)} (expected the "
+                              f"polymers.csv of aiida-polymer export)")
+    names = [c for c in columns if f"{c}_unit" in columns and f"{c}_stderr" in columns]
+    return [dict(row) for row in reader], names
