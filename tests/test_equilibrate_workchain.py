@@ -7,6 +7,7 @@ from aiida.engine import run_get_node
 from aiida.plugins import WorkflowFactory
 
 from aiida_polymer.chem.analysis import refractive_index
+from aiida_polymer.chem.lammps_io import read_data
 
 Equilibrate = WorkflowFactory("polymer.equilibrate")
 
@@ -62,12 +63,41 @@ def test_not_converged_is_flagged_after_the_maximum_segments(unconverged):
     results, _ = unconverged
     assert results["convergence"]["converged"] is False
     properties = results["properties"].get_dict()
-    assert set(properties) == PROPERTIES | {"refractive_index", "dielectric_constant"}
+    assert set(properties) == PROPERTIES | {"refractive_index", "dielectric_constant", "heat_capacity_cp_quantum",
+                                            "heat_capacity_cv_quantum"}
     assert all("not_converged" in p["flags"] for p in properties.values())
     # the ~11 Å box of 150 atoms is shorter than twice the 10 Å cut-off: every property says so
     assert all("cutoff_exceeds_half_box" in p["flags"] for p in properties.values())
     assert 0.3 < properties["density"]["value"] < 1.2
     assert properties["density"]["unit"] == "g/cm^3" and properties["density"]["stderr"] > 0
+
+
+def test_quantum_corrected_heat_capacity_beside_the_classical_one(unconverged):
+    """The last production segment dumps the velocities of its last 2 ps (every 4 fs): their spectrum holds the
+    degrees of freedom SHAKE leaves (3 per atom less one per X–H bond, at the run's kinetic temperature) and
+    lowers Cp and Cv by the same harmonic correction; the classical values stay as they were."""
+    results, node = unconverged
+    properties = results["properties"].get_dict()
+    last = max((n for n in node.called if isinstance(n, orm.WorkChainNode) and _label(n) == "production_02"),
+               key=lambda n: n.ctime)
+    vdos = last.outputs.vdos
+    data = read_data(results["final_data"].get_content())
+    hydrogens = int((data.mass < 1.1).sum())
+    dof = 3 * len(data.mass) - hydrogens  # each H carries one bond, constrained by SHAKE
+    kinetic = float(last.outputs.thermo.get_array("temp")[-500:].mean()) / 300.0
+    assert vdos.base.attributes.get("frames") == 501 and vdos.base.attributes.get("atoms") == len(data.mass)
+    assert vdos.base.attributes.get("degrees_of_freedom") == pytest.approx(dof * kinetic, rel=0.1)
+    correction = vdos.base.attributes.get("correction")
+    for name in ("heat_capacity_cp", "heat_capacity_cv"):
+        quantum = properties[f"{name}_quantum"]
+        assert quantum["value"] == pytest.approx(properties[name]["value"] + correction, rel=1e-12)
+        assert quantum["correction"] == correction and "harmonic_quantum_correction" in quantum["flags"]
+        assert "harmonic_quantum_correction" not in properties[name]["flags"]
+    # most vibrations of a hydrocarbon (C–H bends, C–C stretches) are above kT/h = 6 THz at 300 K: the correction
+    # removes between a fifth and four fifths of the classical k_B per degree of freedom
+    mass_kg = float(data.mass.sum()) * 1e-3 / 6.02214076e23
+    per_dof = correction * mass_kg / 1.380649e-23 / vdos.base.attributes.get("degrees_of_freedom")
+    assert -0.8 < per_dof < -0.2, per_dof
 
 
 def test_refractive_index_uses_the_built_composition(unconverged):

@@ -42,13 +42,15 @@ def chain_masses(data) -> np.ndarray:
 
 @calcfunction
 def compute_properties(thermo: orm.ArrayData, rg: orm.ArrayData, com: orm.ArrayData, dipole: orm.ArrayData,
-                       final_data: orm.SinglefileData, convergence: orm.Dict, parameters: orm.Dict) -> orm.Dict:
+                       final_data: orm.SinglefileData, convergence: orm.Dict, parameters: orm.Dict,
+                       vdos: orm.ArrayData | None = None) -> orm.Dict:
     """The equilibrium property table {name: {value, unit, stderr, flags}} of the production run.
 
     Time series carry their own time axis (fs, what the stage ran: after a timestep halving not the protocol's).
     ``parameters``: temperature (K), pressure (atm), optional flags for every property, and optionally
     polarizability (Å³) with repeat_mass (g/mol) and, for copolymers, fractions (the composition of the built
-    chains), for the refractive index and the dielectric constant.
+    chains), for the refractive index and the dielectric constant. ``vdos``: the velocity spectrum of the run
+    (the LAMMPS parser's ``vdos`` output), for the quantum-corrected heat capacities.
     """
     p = parameters.get_dict()
     data = read_data(final_data.get_content())
@@ -60,5 +62,6 @@ def compute_properties(thermo: orm.ArrayData, rg: orm.ArrayData, com: orm.ArrayD
         com=(com.get_array("time"), com.get_array("values")), chain_masses=chain_masses(data),
         dipole=dipole.get_array("dipole"), nematic_vectors=vectors, nematic_groups=chains,
         polarizability=p.get("polarizability"), repeat_mass=p.get("repeat_mass"), fractions=p.get("fractions"),
-        flags=flags)
+        flags=flags, quantum_correction=None if vdos is None else (
+            vdos.base.attributes.get("correction"), vdos.base.attributes.get("correction_stderr")))
     return orm.Dict(table)

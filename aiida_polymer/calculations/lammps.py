@@ -13,6 +13,7 @@ from ..chem.lammps_input import (
     OUTPUT_FILES,
     PHASE,
     UNIAXIAL_FILES,
+    VDOS_FILE,
     StageError,
     render,
     render_phase,
@@ -94,6 +95,9 @@ class LammpsCalculation(CalcJob):
         spec.output("deformation", valid_type=orm.ArrayData, required=False,
                     help="Uniaxial deformation (a stage with uniaxial settings): step, time, strain (frames, 3: the "
                          "engineering strains of lx, ly, lz), pressure (frames, 3: Pxx, Pyy, Pzz in atm), temp.")
+        spec.output("vdos", valid_type=orm.ArrayData, required=False,
+                    help="Vibrational density of states (frequency THz, dos) of a stage with vdos settings; its "
+                         "attributes: the quantum correction of the specific heat (J/(kg K)) and its stderr.")
         spec.output("final_data", valid_type=orm.SinglefileData, required=False, help="write_data at the end.")
         spec.output("output_parameters", valid_type=orm.Dict, help="Summary: steps, completion, timing, version.")
         spec.default_output_node = "output_parameters"
@@ -151,4 +155,5 @@ class LammpsCalculation(CalcJob):
         calcinfo.codes_info = [codeinfo]
         calcinfo.retrieve_list = [LOG, FINAL_DATA, *OUTPUT_FILES.values(), *NEMD_FILES.values()]
         calcinfo.retrieve_list += list(UNIAXIAL_FILES.values())
+        calcinfo.retrieve_temporary_list = [VDOS_FILE]  # large: parsed into the vdos output, then deleted
         return calcinfo

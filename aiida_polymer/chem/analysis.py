@@ -494,6 +494,7 @@ def check_convergence(series: Mapping[str, np.ndarray], rg_per_chain: np.ndarray
 
 UNITS = {
     "density": "g/cm^3", "heat_capacity_cp": "J/(kg K)", "heat_capacity_cv": "J/(kg K)",
+    "heat_capacity_cp_quantum": "J/(kg K)", "heat_capacity_cv_quantum": "J/(kg K)",
     "isothermal_compressibility": "1/Pa", "isentropic_compressibility": "1/Pa", "isothermal_bulk_modulus": "Pa",
     "isentropic_bulk_modulus": "Pa", "volumetric_thermal_expansion": "1/K", "linear_thermal_expansion": "1/K",
     "self_diffusion": "m^2/s", "rg": "Angstrom", "dielectric_orientational": "1", "refractive_index": "1",
@@ -546,7 +547,8 @@ def properties(thermo: Mapping[str, np.ndarray], mass: float, *, temp: float | N
                nematic_vectors: np.ndarray | None = None, nematic_groups: np.ndarray | None = None,
                polarizability: float | Sequence[float] | None = None,
                repeat_mass: float | Sequence[float] | None = None, fractions: Sequence[float] | None = None,
-               flags: Iterable[str] = (), min_samples: int = 100) -> dict[str, dict[str, Any]]:
+               flags: Iterable[str] = (), min_samples: int = 100,
+               quantum_correction: tuple[float, float] | None = None) -> dict[str, dict[str, Any]]:
     """Every property the inputs allow, as {name: {"value", "unit", "stderr", "flags"}}.
 
     ``thermo``: LAMMPS thermo columns (step, time, temp, press, vol, density, etotal, ke, pe, ..., enthalpy);
@@ -558,6 +560,9 @@ def properties(thermo: Mapping[str, np.ndarray], mass: float, *, temp: float | N
     vector for the error of a single configuration; ``polarizability``/``repeat_mass``/
     ``fractions`` for the Lorentz–Lorenz refractive index. ``flags`` (e.g. "not_converged") are attached to every
     property; "too_few_samples" is added to thermo properties for fewer than ``min_samples`` samples.
+    ``quantum_correction``: (ΔC/m, its stderr) in J/(kg K) from the vibrational density of states
+    (:func:`aiida_polymer.chem.vdos.specific_correction`): Cp and Cv are then also given corrected
+    (``heat_capacity_cp_quantum``, ``heat_capacity_cv_quantum``), beside the classical values.
     """
     common = list(flags)
     n = len(next(iter(thermo.values()))) if thermo else 0
@@ -574,6 +579,23 @@ def properties(thermo: Mapping[str, np.ndarray], mass: float, *, temp: float | N
     if nematic_vectors is not None:
         out["nematic_order"] = _nematic_entry(nematic_vectors, nblocks, common, nematic_groups)
     out.update(_dielectric_entries(thermo, out, t, dipole, polarizability, repeat_mass, fractions, nblocks, common))
+    if quantum_correction is not None:
+        out.update(_quantum_entries(out, *quantum_correction))
+    return out
+
+
+def _quantum_entries(done: Mapping[str, dict[str, Any]], correction: float, stderr: float
+                     ) -> dict[str, dict[str, Any]]:
+    """Cp and Cv with the harmonic quantum correction added; the errors of the two combined in quadrature."""
+    out = {}
+    for name in ("heat_capacity_cp", "heat_capacity_cv"):
+        entry = done.get(name)
+        if entry is None or entry["value"] is None or not np.isfinite(entry["value"]):
+            continue
+        se = None if entry["stderr"] is None else float(np.hypot(entry["stderr"], stderr))
+        out[f"{name}_quantum"] = {**_entry(name, entry["value"] + correction, se,
+                                           [*entry["flags"], "harmonic_quantum_correction"]),
+                                  "correction": float(correction), "correction_stderr": float(stderr)}
     return out
 
 

@@ -65,4 +65,15 @@ def production_stage(settings: dict[str, Any], segment: int = 1) -> Stage:
     return Stage(name=f"production_{segment:02d}", ensemble="npt", temperature=float(p["temperature"]),
                  pressure=float(p["pressure"]), steps=steps, restart_every=max(1, steps // 10),
                  shake=md.get("shake", False), thermo_every=protocols.steps(p["thermo_every_ps"], md["timestep"]),
-                 sample_every=protocols.steps(p["sample_every_ps"], md["timestep"]), **_md(settings))
+                 sample_every=protocols.steps(p["sample_every_ps"], md["timestep"]), vdos=_vdos(p, md, steps),
+                 **_md(settings))
+
+
+def _vdos(production: dict[str, Any], md: dict[str, Any], steps: int) -> dict[str, int] | None:
+    """The velocity dump of a production segment (its last ``vdos.duration`` ps), or None."""
+    v = production.get("vdos")
+    if not v:
+        return None
+    every = protocols.steps(v["sample_every_fs"] / 1000.0, md["timestep"])
+    frames = min(protocols.steps(v["duration"], md["timestep"]) // every, steps // every) + 1
+    return {"every": every, "frames": frames, "atoms": int(v["atoms"])}

@@ -36,6 +36,13 @@ FLAGS: dict[str, tuple[bool, str]] = {
                                   "cannot be fitted"),
     "strain_window_not_reached": (False, "the deformation ended before the end of the strain window: E and ν are "
                                           "fitted over a smaller strain range"),
+    "harmonic_quantum_correction": (False, "the classical value with the harmonic quantum correction of each "
+                                           "vibration of the velocity spectrum (Berens et al. 1983) added"),
+    "lines_not_distinct": (True, "the two lines of the Tg fit are not distinct (one straight line fits as well)"),
+    "break_at_edge": (True, "the Tg break lies at the edge of the cooled range: the transition is at or beyond it"),
+    "too_few_points": (True, "too few cooling holds for a two-line Tg fit"),
+    "inverted_expansion": (True, "the Tg fit's melt expands less than its glass: the break is not a glass transition"),
+    "range_dependent": (False, "Tg moves with the cooled range (curved branches): its error includes that spread"),
 }
 
 SHORT = {  # the reason shown in place of a value that failed its gate
@@ -44,6 +51,8 @@ SHORT = {  # the reason shown in place of a value that failed its gate
     "nonlinear_profile_blocks": "profile not linear", "no_gradient": "no gradient", "non_finite_blocks": "no finite κ",
     "skipped": "skipped",
     "few_strain_points": "few strain points",
+    "lines_not_distinct": "one line", "break_at_edge": "break at edge", "too_few_points": "too few holds",
+    "inverted_expansion": "not a glass transition",
 }
 
 

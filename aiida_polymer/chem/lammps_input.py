@@ -56,6 +56,7 @@ UNIAXIAL_DEFAULTS: dict[str, Any] = {"axis": "x", "strain_rate": 1e-7, "sample_e
                                      "reference": None}
 UNIAXIAL_FILES = {axis: f"deform_{axis}.dat" for axis in "xyz"}
 UNIAXIAL_COLUMNS = ("strain_x", "strain_y", "strain_z", "pxx", "pyy", "pzz", "temp")
+VDOS_FILE = "velocities.dump"  # velocities of the last frames of a stage, for the vibrational density of states
 NKTV2P = 68568.415  # atm·Å³ per kcal/mol: LAMMPS' pressure·volume to energy factor of units real
 # components of row ``axis`` of a per-atom stress tensor, against vx, vy, vz: the 9 of centroid/stress/atom (xx yy
 # zz xy xz yz yx zx zy) and the 6 of the symmetric stress/atom (xx yy zz xy xz yz), which LAMMPS' PPPM needs
@@ -102,6 +103,7 @@ class Stage:
     rescale_density: float | None = None  # scale the box to this density after reading it (new stages only)
     nemd: dict[str, Any] | None = None  # Müller-Plathe NEMD settings (nve only; see NEMD_DEFAULTS)
     uniaxial: dict[str, Any] | None = None  # uniaxial deformation (npt only; see UNIAXIAL_DEFAULTS)
+    vdos: dict[str, int] | None = None  # {"every", "frames", "atoms"}: dump velocities at the end (VDOS_FILE)
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> Stage:
@@ -135,6 +137,12 @@ class Stage:
             raise StageError("rescale_density must be a positive density (g/cm³)")
         if self.nemd is not None:
             self._validate_nemd()
+        if self.vdos is not None:
+            if set(self.vdos) != {"every", "frames", "atoms"} or min(int(v) for v in self.vdos.values()) < 1:
+                raise StageError("vdos needs positive every, frames and atoms (steps, frames, the atoms dumped)")
+            if int(self.vdos["every"]) * (int(self.vdos["frames"]) - 1) > self.steps:
+                raise StageError(f"vdos: {self.vdos['frames']} frames every {self.vdos['every']} steps do not fit "
+                                 f"in the stage's {self.steps} steps")
         if self.uniaxial is not None:
             self._validate_uniaxial()
 
@@ -344,6 +352,12 @@ def _dynamics(s: Stage, continuation: bool) -> list[str]:
         lines += _nemd(s)
         if s.nemd_settings["decompose"]:
             lines += _heat_flux(s)
+    if s.vdos is not None:  # the last frames: atoms 1..n (whole chains first: the builder numbers chain by chain)
+        v = s.vdos
+        lines += [f"group vdos id <= {int(v['atoms'])}",
+                  f"dump vdos vdos custom {int(v['every'])} {VDOS_FILE} id mass vx vy vz",
+                  f"dump_modify vdos sort id format float %.7g first no "
+                  f"delay {s.steps - int(v['every']) * (int(v['frames']) - 1)}"]
     if s.restart_every:
         lines.append(f"restart {s.restart_every} {' '.join(RESTART_FILES)}")
     lines += s.extra

@@ -119,6 +119,10 @@ EQUILIBRATE = Section({
         "max_segments": integer(1),
         "sample_every_ps": positive(),
         "thermo_every_ps": positive(),
+        # the quantum correction of Cp (chem/vdos.py): velocities of the first `atoms` atoms over the last
+        # `duration` ps of each segment, every `sample_every_fs`; null: not computed
+        "vdos": Section({"duration": positive(), "sample_every_fs": positive(), "atoms": integer(2)},
+                        nullable=True, **OPTIONAL),
     }),
     "convergence": Section({  # calcfunctions/properties.py check_convergence
         "window": number(0.0, 0.5, open_low=True, **OPTIONAL),

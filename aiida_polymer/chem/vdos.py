@@ -83,3 +83,27 @@ def quantum_correction(freq_thz: np.ndarray, dos: np.ndarray, temperature: float
 def degrees_of_freedom(freq_thz: np.ndarray, dos: np.ndarray) -> float:
     """∫ S(ν) dν: the degrees of freedom the spectrum holds."""
     return float(np.trapezoid(dos, freq_thz))
+
+
+def specific_correction(dt_fs: float, velocities: np.ndarray, masses: np.ndarray, temperature: float,
+                        lags: int | None = None) -> dict[str, float | np.ndarray]:
+    """The quantum correction of the specific heat, ΔC/m in J/(kg K), from the velocities of a set of atoms
+    (``masses`` in g/mol) sampled every ``dt_fs``: what is added to the classical Cp (and Cv) of the material.
+
+    ``stderr`` is half the difference of the corrections of the first and the second half of the atoms (by index:
+    whole chains, where the atoms are numbered chain by chain), the standard error of their mean. Returns also the
+    spectrum (``frequency`` THz, ``dos``), the degrees of freedom it holds, the atoms and frames used."""
+    v, m = np.asarray(velocities, dtype=float), np.asarray(masses, dtype=float)
+    half = len(m) // 2
+    if half < 1 or len(v) < 8:
+        raise ValueError(f"{len(m)} atoms and {len(v)} frames: need at least 2 atoms and 8 frames")
+
+    def per_mass(part: slice) -> tuple[float, np.ndarray, np.ndarray]:
+        freq, dos = density_of_states(dt_fs, v[:, part], m[part], temperature, lags)
+        kg = float(m[part].sum()) * 1e-3 / AVOGADRO
+        return quantum_correction(freq, dos, temperature) / kg, freq, dos
+
+    value, freq, dos = per_mass(slice(None))
+    first, second = per_mass(slice(0, half))[0], per_mass(slice(half, None))[0]
+    return {"value": value, "stderr": abs(first - second) / 2.0, "frequency": freq, "dos": dos,
+            "degrees_of_freedom": degrees_of_freedom(freq, dos), "atoms": len(m), "frames": len(v)}

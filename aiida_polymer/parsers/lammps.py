@@ -8,11 +8,16 @@ halving is not the protocol's. The summary flags a run whose box became shorter 
 A phase (several stages in one run) is split at its stage lines: each stage's thermo is an output of its own
 (``stage_thermo.<name>``), the summary lists each stage's progress, and the other outputs are those of the last
 stage that ran (``series_stage``); a phase stopped by the walltime, or killed, names the stage to go on from.
+
+A stage with ``vdos`` settings dumps the velocities of its last frames (``velocities.dump``, retrieved to a
+temporary folder only: it is large); they become the ``vdos`` output, the vibrational density of states and the
+quantum correction of the specific heat (:func:`aiida_polymer.chem.vdos.specific_correction`).
 """
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 from aiida import orm
@@ -27,15 +32,17 @@ from ..chem.lammps_input import (
     PHASE,
     THERMO_COLUMNS,
     UNIAXIAL_FILES,
+    VDOS_FILE,
     Stage,
     heat_flux_terms,
     stage_files,
     stages_of,
 )
-from ..chem.lammps_io import read_vector_frames
+from ..chem.lammps_io import read_dump, read_vector_frames
 from ..chem.lammps_log import LammpsLog, parse_log, split_stages
 from ..chem.mechanics import read_deformation
 from ..chem.nemd import read_flux, read_heat_flux, read_profile
+from ..chem.vdos import specific_correction
 from . import read_text
 
 EXIT_BY_KIND = {"lost_atoms": "ERROR_LOST_ATOMS", "bond_atoms_missing": "ERROR_BOND_ATOMS_MISSING",
@@ -103,6 +110,7 @@ class LammpsParser(Parser):
     """Thermo series, sampled series, final data file and a summary; LAMMPS errors as distinct exit codes."""
 
     def parse(self, **kwargs):
+        self._temporary = kwargs.get("retrieved_temporary_folder")
         retrieved = self.retrieved
         names = retrieved.base.repository.list_object_names()
         if LOG not in names:
@@ -183,9 +191,31 @@ class LammpsParser(Parser):
     def _parse_outputs(self, names: list[str], stage: Stage) -> None:
         """The sampled series (with their times) and the final data file."""
         self._parse_samples(names, stage)
+        self._parse_vdos(stage)
         if FINAL_DATA in names:
             content = self.retrieved.base.repository.get_object_content(FINAL_DATA, mode="rb")
             self.out("final_data", orm.SinglefileData(io.BytesIO(content), filename=FINAL_DATA))
+
+    def _parse_vdos(self, stage: Stage) -> None:
+        """The ``vdos`` output from the velocity dump, if the stage wrote one with enough frames (a run stopped
+        before the dump began has none; one stopped within it leaves fewer frames, used as they are)."""
+        path = Path(self._temporary or "") / VDOS_FILE
+        if stage.vdos is None or not self._temporary or not path.is_file():
+            return
+        steps, columns, frames = read_dump(path.read_text(errors="replace"))
+        if len(steps) < 8 or len(set(np.diff(steps))) != 1:
+            self.logger.warning(f"{VDOS_FILE}: {len(steps)} frames, not evenly spaced or fewer than 8: no vdos")
+            return
+        mass = frames[0, :, columns.index("mass")]
+        velocity = frames[:, :, [columns.index(c) for c in ("vx", "vy", "vz")]]
+        temperature = stage.t_start_stop[1]
+        result = specific_correction(float(steps[1] - steps[0]) * stage.timestep, velocity, mass, temperature)
+        node = _array(frequency=result["frequency"], dos=result["dos"])
+        node.base.attributes.set_many({"temperature": temperature, "correction": result["value"],
+                                       "correction_stderr": result["stderr"], "unit": "J/(kg K)",
+                                       "degrees_of_freedom": result["degrees_of_freedom"],
+                                       "atoms": result["atoms"], "frames": result["frames"]})
+        self.out("vdos", node)
 
     def _parse_samples(self, names: list[str], stage: Stage) -> None:
         def content(name: str) -> str:

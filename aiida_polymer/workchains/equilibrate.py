@@ -204,8 +204,9 @@ class EquilibrateWorkChain(Exclusive, WorkChain):
             optical["fractions"] = self.ctx.cell.outputs.summary["composition"]
         flags = ["cutoff_exceeds_half_box"] if self.ctx.half_box else []
         parameters = orm.Dict({"temperature": p["temperature"], "pressure": p["pressure"], "flags": flags, **optical})
+        vdos = {"vdos": node.outputs.vdos} if "vdos" in node.outputs else {}
         props = compute_properties(node.outputs.thermo, node.outputs.rg, node.outputs.com, node.outputs.dipole,
-                                   node.outputs.final_data, self.ctx.convergence, parameters)
+                                   node.outputs.final_data, self.ctx.convergence, parameters, **vdos)
         self.out("final_data", node.outputs.final_data)
         self.out("thermo", node.outputs.thermo)
         self.out("convergence", self.ctx.convergence)
