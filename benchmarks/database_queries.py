@@ -9,7 +9,11 @@ membership) by bulk insert, then ``ANALYZE`` (what autovacuum does to a database
 query: the first run, the best, the CPU time of this process (Python and the driver; the database server's is not
 in it) in the best run and the load average after it::
 
-    .venv/bin/python benchmarks/database_queries.py [--polymers 100000] [--repeat 3]
+    .venv/bin/python benchmarks/database_queries.py [--polymers 100000] [--repeat 3] [--keep DIR] [--drop] [--cases 1,3]
+
+``--keep DIR``: the profile lives in DIR (its AIIDA_PATH) and in the database ``bench_queries_keep_N`` and is kept
+afterwards; a later run with the same DIR and N reuses it instead of generating the polymers again (while
+iterating on the queries; the 10^5 take minutes). ``--keep DIR --drop`` drops that database and DIR.
 
 Needs scripts/services.sh to work (root or sudo) to start PostgreSQL.
 """
@@ -26,7 +30,6 @@ import time
 from pathlib import Path
 
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-os.environ["AIIDA_PATH"] = tempfile.mkdtemp(prefix="database-queries-")
 
 LABEL = "bench-synthetic"
 
@@ -49,36 +52,55 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--polymers", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the profile in DIR; reuse it if there")
+    parser.add_argument("--drop", action="store_true", help="with --keep: drop the kept profile and stop")
+    parser.add_argument("--cases", help="only these queries, by number from 1, comma-separated (default: all)")
     args = parser.parse_args()
+    if args.drop and not args.keep:
+        parser.error("--drop needs --keep DIR")
+    workdir = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="database-queries-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.environ["AIIDA_PATH"] = str(workdir)
 
     from aiida.manage import get_manager
     from aiida.manage.configuration import create_profile, get_config, profile_context
 
     from aiida_polymer import production
 
-    workdir = Path(os.environ["AIIDA_PATH"])
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.polymers} synthetic polymers")
     production.services("start")
-    name = f"bench_queries_{secrets.token_hex(3)}"
-    database = production.ensure_database(name, secrets.token_urlsafe(18))
+    name = f"bench_queries_keep_{args.polymers}" if args.keep else f"bench_queries_{secrets.token_hex(3)}"
     repository = workdir / name / "repository"
+    config = get_config(create=True)
+    kept = name in config.profile_names
+    if args.drop:
+        production.drop_database(name)
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"dropped {name} and {workdir}")
+        return
+    if kept:
+        profile = config.get_profile(name)
+        database = production.ensure_database(name, profile.storage_config["database_password"])
+    else:
+        database = production.ensure_database(name, secrets.token_urlsafe(18))
     try:
-        config = get_config(create=True)
-        profile = create_profile(config, storage_backend="core.psql_dos", storage_config=database.storage_config(
-            repository), broker_backend=None, broker_config=None, name=name, email="bench@localhost")
-        config.update_profile(profile)
-        config.store()
+        if not kept:
+            profile = create_profile(config, storage_backend="core.psql_dos", storage_config=database.storage_config(
+                repository), broker_backend=None, broker_config=None, name=name, email="bench@localhost")
+            config.update_profile(profile)
+            config.store()
         with profile_context(profile, allow_switch=True):
             try:
-                run(args, database.name, repository)
+                run(args, database.name, repository, generate=not kept)
             finally:
                 get_manager().get_profile_storage().close()  # before its database is dropped
     finally:
-        production.drop_database(database.name)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            production.drop_database(database.name)
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(args, database: str, repository: Path) -> None:
+def run(args, database: str, repository: Path, generate: bool = True) -> None:
     from aiida import orm
 
     from aiida_polymer import production
@@ -88,19 +110,26 @@ def run(args, database: str, repository: Path) -> None:
     def db_size() -> int:
         return int(production.psql(f"SELECT pg_database_size('{database}')"))
 
-    empty = db_size()
     start = time.perf_counter()
 
     def progress(done: int) -> None:
         if done % 20_000 == 0 or done == args.polymers:
             print(f"  {done:7d} polymers stored, {time.perf_counter() - start:6.1f} s", flush=True)
 
-    synthetic_campaign(args.polymers, LABEL, progress=progress, batch=5000)
-    made = time.perf_counter() - start
-    production.psql("ANALYZE", database=database)
+    if generate:
+        empty = db_size()
+        synthetic_campaign(args.polymers, LABEL, progress=progress, batch=5000)
+        made = time.perf_counter() - start
+        production.psql("ANALYZE", database=database)
+        repository.parent.mkdir(parents=True, exist_ok=True)  # the empty profile's size, kept for reuses
+        (repository.parent / "empty-size").write_text(str(empty))
+        print(f"generated in {made:.1f} s ({args.polymers / made:.0f} polymers/s)")
+    else:
+        empty = int((repository.parent / "empty-size").read_text())
+        print(f"reusing the kept profile {database}")
     nodes = orm.QueryBuilder().append(orm.Node).count()
     total = db_size()
-    print(f"generated in {made:.1f} s ({args.polymers / made:.0f} polymers/s; {nodes} nodes)")
+    print(f"{nodes} nodes")
 
     n = args.polymers
     cases = [
@@ -114,6 +143,8 @@ def run(args, database: str, repository: Path) -> None:
         ("filter protocol==precise & density>1.4, 3 columns, whole profile",
          lambda: query(where=["protocol==precise", "density>1.4"], columns=["smiles", "density", "rg"])),
     ]
+    if args.cases:
+        cases = [cases[int(i) - 1] for i in args.cases.split(",")]
     print(f"\n{'query':88s} {'rows':>7s} {'first s':>8s} {'best s':>7s} {'CPU s':>6s} {'load':>5s}")
     for title, function in cases:
         first, best, cpu, frame = timed(function, args.repeat)

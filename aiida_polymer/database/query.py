@@ -35,7 +35,9 @@ from aiida.common.links import LinkType
 from ..campaign.identity import DEFAULT_END, DEFAULT_TACTICITY, canonical_end_group
 from ..campaign.submission import BATCH, DESCRIPTION, KEY, LIBRARY, WORKFLOWS
 from ..chem.flags import shown_flags
+from . import fetch
 from . import summary as summary_module
+from .fetch import FLOAT, ID, INTEGER, JSON, TEXT, Field
 from .summary import SUMMARY
 from .summary import rows as _rows
 from .synthetic import UNITS
@@ -172,6 +174,7 @@ def query(
 
 
 def _query(group, where, sort, columns):
+    import numpy as np
     import pandas as pd
 
     conditions = [where] if isinstance(where, str) else list(where)
@@ -189,32 +192,30 @@ def _query(group, where, sort, columns):
         if (p := _property(name)) is not None:
             properties_needed[p[0]].add(p[1])
 
-    projections = {"pk": "id", "workflow_uuid": "uuid", "_key": {f"extras.{KEY}": {"cast": "t"}},
-                   "_summary": {f"extras.{SUMMARY}.workflow": {"cast": "t"}}}
+    fields = {"pk": Field("id", ID), "workflow_uuid": Field("uuid", TEXT), "_key": Field(f"extras.{KEY}", TEXT),
+              "_summary": Field(f"extras.{SUMMARY}.workflow", TEXT)}
     if "state" in needed:
-        projections["state"] = {"attributes.process_state": {"cast": "t"}}
+        fields["state"] = Field("attributes.process_state", TEXT)
     if "exit_status" in needed:
-        projections["exit_status"] = {"attributes.exit_status": {"cast": "i"}}
+        fields["exit_status"] = Field("attributes.exit_status", INTEGER)
     if "library_id" in needed:
-        projections["_library"] = f"extras.{LIBRARY}"
+        fields["_library"] = Field(f"extras.{LIBRARY}", JSON)
     if "properties_uuid" in needed:
-        projections["properties_uuid"] = {f"extras.{SUMMARY}.properties": {"cast": "t"}}
+        fields["properties_uuid"] = Field(f"extras.{SUMMARY}.properties", TEXT)
     for name, parts in properties_needed.items():
         if "" in parts:
-            projections[name] = {f"extras.{SUMMARY}.{name}": {"cast": "f"}}
-    workflows = _scope(group, workflow_filters)
-    workflows.add_projection("workflow", list(projections.values()))
-    rows = _rows(workflows)
-    data = {name: list(values) for name, values in zip(projections, zip(*rows, strict=True) if rows else
-                                                       [()] * len(projections), strict=True)}
-    _trusted(data, projections)
+            fields[name] = Field(f"extras.{SUMMARY}.{name}", FLOAT)
+    data = fetch.columns(_scope(group, workflow_filters), "workflow", fields)
+    _trusted(data, fields)
     if any(part != "" for parts in properties_needed.values() for part in parts):
         _from_dicts(data, group, workflow_filters, properties_needed)
     frame = _derived(data, group, needed, properties_needed)
-    keep = pd.Series(True, index=frame.index)
+    keep = np.ones(len(frame), dtype=bool)
     for c in conditions:
-        keep &= c.mask(frame[c.column])
-    frame = frame[keep].sort_values(["key", "pk"], kind="stable")
+        keep &= c.mask(frame[c.column]).to_numpy(dtype=bool)
+    rows = np.flatnonzero(keep)  # by key, then pk (unique): the keys' ranks, then the pks, as integers
+    ranks, _ = pd.factorize(frame["key"].iloc[rows], sort=True)
+    frame = frame.iloc[rows[np.lexsort((frame["pk"].to_numpy()[rows], ranks))]]
     for name in frame.columns:
         if name.endswith(("_unit", "_flags")):
             frame[name] = frame[name].fillna("")
@@ -223,30 +224,31 @@ def _query(group, where, sort, columns):
     return frame[columns].reset_index(drop=True)
 
 
-def _trusted(data: dict[str, list], projections: dict) -> None:
+def _trusted(data: dict[str, object], fields: dict[str, Field]) -> None:
     """The rows whose summary is missing or names another workflow get theirs, made from their Dict (and stored)."""
-    data["workflow_uuid"] = [str(uuid) for uuid in data["workflow_uuid"]]  # PostgreSQL gives UUID objects
     stale = [i for i, (named, uuid) in enumerate(zip(data.pop("_summary"), data["workflow_uuid"], strict=True))
              if named != uuid]
     if not stale:
         return
-    ids = [data["pk"][i] for i in stale]
+    ids = [int(data["pk"][i]) for i in stale]
     built = summary_module.build(ids)
     summary_module.store({pk: value for pk, (value, storable) in built.items() if storable})
-    for name, path in projections.items():
-        field = next(iter(path)) if isinstance(path, dict) else ""
-        if name == "_summary" or not field.startswith(f"extras.{SUMMARY}."):
+    for name, field in fields.items():
+        if name == "_summary" or not field.path.startswith(f"extras.{SUMMARY}."):
             continue
-        field = field.removeprefix(f"extras.{SUMMARY}.")
+        key = field.path.removeprefix(f"extras.{SUMMARY}.")
         for i, pk in zip(stale, ids, strict=True):
-            data[name][i] = built.get(pk, ({}, False))[0].get(field)
+            value = built.get(pk, ({}, False))[0].get(key)
+            if field.kind == FLOAT:
+                value = value if _is_number(value) else math.nan
+            data[name][i] = value
 
 
 def _from_dicts(data: dict[str, list], group, workflow_filters: list[dict], properties: dict[str, set]) -> None:
     """The standard errors, units and flags of the rows, from their properties Dicts, each read whole once."""
     wanted = {name: parts - {""} for name, parts in properties.items() if parts - {""}}
     found: dict[int, dict] = {}
-    pks = data["pk"]
+    pks = data["pk"].tolist()
     if len(pks) > 4 * BATCH:
         batches = [workflow_filters]
     else:
@@ -320,7 +322,7 @@ def _derived(data: dict[str, list], group: _Group | None, needed: list[str], pro
     if missing := [i for i, key in enumerate(keys) if not (isinstance(key, str) and key)]:  # the description's key
         texts = {}
         for start in range(0, len(missing), BATCH):
-            ids = [data["pk"][i] for i in missing[start : start + BATCH]]
+            ids = [int(data["pk"][i]) for i in missing[start : start + BATCH]]
             builder = orm.QueryBuilder().append(orm.WorkflowNode, filters={"id": {"in": ids}},
                                                 project=["id", "description"])
             texts.update(_rows(builder))
@@ -362,17 +364,27 @@ def _library_id(items, label: str | None) -> str:
     return ";".join(dict.fromkeys(str(item.get("id")) for item in items))
 
 
-def _key_fields(keys: list[str]) -> dict[str, list]:
+def _key_fields(keys: list[str]) -> dict[str, object]:
     """The fields of each key, as :func:`aiida_polymer.database.table.parse_key` reads them (the default end
-    group canonicalised once, not once per row; the state point and the extras parsed once per distinct text)."""
+    group canonicalised once, not once per row; the state point and the extras parsed once per distinct text,
+    the columns made by indexing those: ``smiles`` a list, the text fields pandas string arrays, temperature and
+    pressure float arrays)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
     default_end = canonical_end_group(DEFAULT_END)
     split = [(key or "").partition("|") for key in keys]
-    rests = [rest for _, _, rest in split]
-    known = {rest: _rest_fields(tuple(rest.split("|")) if rest else (), default_end) for rest in set(rests)}
+    codes, rests = pd.factorize(np.array([rest for _, _, rest in split], dtype=object))
+    known = [_rest_fields(tuple(rest.split("|")) if rest else (), default_end) for rest in rests]
     out = {"smiles": [smiles for smiles, _, _ in split]}
+    indices, text = pa.array(codes, type=pa.int64()), pd.StringDtype(na_value=np.nan)  # pandas' default str
     for i, name in enumerate(KEY_COLUMNS[2:]):
-        table = {rest: fields[i] for rest, fields in known.items()}
-        out[name] = [table[rest] for rest in rests]
+        values = [fields[i] for fields in known]
+        if name in ("temperature", "pressure"):
+            out[name] = np.array(values, dtype="float64")[codes]
+        else:
+            out[name] = pd.array(pa.array(values, type=pa.string()).take(indices), dtype=text)
     return out
 
 

@@ -43,6 +43,8 @@ RANGES = {
     "density": (0.8, 1.5),
     "heat_capacity_cp": (1000.0, 2500.0),
     "heat_capacity_cv": (900.0, 2300.0),
+    "heat_capacity_cp_quantum": (700.0, 2000.0),
+    "heat_capacity_cv_quantum": (600.0, 1800.0),
     "isothermal_compressibility": (2e-10, 8e-10),
     "isentropic_compressibility": (1.8e-10, 7e-10),
     "isothermal_bulk_modulus": (1.2e9, 5e9),
