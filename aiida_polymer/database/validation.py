@@ -36,6 +36,7 @@ fraction inside the range and the mean distance to it (0 inside). A value gated 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import math
@@ -258,13 +259,16 @@ def parse_value(text: str) -> tuple[float, float]:
 Canonical = Callable[[str], str]
 
 
+@functools.cache
 def _default_canonical() -> Canonical:
+    """:func:`~aiida_polymer.campaign.identity.canonical_repeat_unit`, remembered per SMILES (a reference file
+    repeats each unit once per property and source)."""
     from rdkit import RDLogger
 
     from ..campaign.identity import canonical_repeat_unit
 
     RDLogger.DisableLog("rdApp.*")
-    return canonical_repeat_unit
+    return functools.lru_cache(maxsize=4096)(canonical_repeat_unit)
 
 
 def without_stereo(smiles: str) -> str:
