@@ -6,7 +6,11 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 import pytest
+from aiida import orm
+from aiida.common.links import LinkType
+from aiida.engine import ToContext, WorkChain, run_get_node
 
+from aiida_polymer.stackcheck import StackCheckWorkChain
 from aiida_polymer.workchains.exclusive import Exclusive
 
 WORKFLOWS = sorted(ep.name for ep in entry_points(group="aiida.workflows") if ep.name.startswith("polymer."))
@@ -30,3 +34,29 @@ def test_no_lock_on_sqlite(aiida_profile):
 
     assert LOCKS.take(12345) and LOCKS.take(12345)  # SQLite: no locks, always allowed
     LOCKS.release(12345)
+
+
+class _TwiceLaunched(Exclusive, WorkChain):
+    """Submits its child in two steps with one call label: what a step re-run after a killed worker does."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.outline(cls.launch, cls.launch, cls.done)
+        spec.output("result", valid_type=orm.Int)
+
+    def launch(self):
+        return ToContext(child=self.submit(StackCheckWorkChain, x=orm.Int(4), metadata={"call_link_label": "child"}))
+
+    def done(self):
+        self.out("result", self.ctx.child.outputs.result)
+
+
+def test_a_step_run_again_reuses_the_process_it_submitted(aiida_profile):
+    result, node = run_get_node(_TwiceLaunched)
+    assert node.is_finished_ok and result["result"].value == 10
+    children = node.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all()
+    assert [link.link_label for link in children] == ["child"]  # submitted once
+    messages = [entry.message for entry in orm.Log.collection.get_logs_for(node)]
+    reused = f"child: reusing StackCheckWorkChain<{children[0].node.pk}>"
+    assert any(reused in message for message in messages), messages

@@ -11,10 +11,18 @@ AiiDA does. The workflow then has no task of its own until it ends; if its worke
 resumes it: that is what :func:`aiida_polymer.campaign.repair.repair` mends (``aiida-polymer campaign repair``).
 On SQLite (ZeroMQ broker, no redelivery to another worker) there is no lock.
 
+AiiDA checkpoints a workchain between its steps, so a worker killed after a step submitted a process but before the
+checkpoint was saved runs that step again when the workflow is resumed (at-least-once steps): the process would be
+submitted twice (seen once in 100 amorphous-cell workflows through killed workers, benchmarks/campaign_faults.py).
+:meth:`Exclusive.submit` therefore reuses the process of that call label the workflow already called: the package's
+workchains give every process they submit a label of its own (a stage's name, ``iteration_NN``, ``charges_i``).
+
 Every workchain of the pipeline and the stack check (:mod:`aiida_polymer.stackcheck`) derives from it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import kiwipy
 
@@ -78,3 +86,20 @@ class Exclusive:
     def on_close(self):
         super().on_close()
         LOCKS.release(self.node.pk)
+
+    def submit(self, process, inputs: dict[str, Any] | None = None, **kwargs):
+        """Submit ``process``, or return the one of the same call label an interrupted attempt of this step
+        submitted."""
+        from aiida.common.links import LinkType
+
+        metadata = {**(inputs or {}), **kwargs}.get("metadata") or {}
+        label = metadata.get("call_link_label")
+        if label and label != "CALL":
+            links = self.node.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK),
+                                                      link_label_filter=label).all()
+            if links:
+                node = max((link.node for link in links), key=lambda node: node.ctime)
+                self.report(f"{label}: reusing {node.process_label}<{node.pk}>, submitted by an interrupted "
+                            f"attempt of this step")
+                return node
+        return super().submit(process, inputs, **kwargs)
