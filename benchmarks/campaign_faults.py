@@ -6,7 +6,9 @@ real work instead of the light stack-check workflow).
 It prints what each fault hit, then checks: every polymer of the library has exactly one workflow, finished ok;
 no workflow ran twice at once (the advisory lock of :mod:`aiida_polymer.workchains.exclusive`: redelivered tasks
 dropped are counted); and each workflow's CalcJobs by call label — a step resumed after its worker was killed
-before its checkpoint submits its job again (AiiDA's steps are at-least-once), counted as resubmitted. A stall
+before its checkpoint runs again (AiiDA's steps are at-least-once) and reuses the process it had submitted
+(:meth:`~aiida_polymer.workchains.exclusive.Exclusive.submit`, counted), or, without that, submits it twice
+(counted as resubmitted). A stall
 (no workflow ended for ``--stall`` s) is repaired with :func:`aiida_polymer.campaign.repair.repair`, at most twice::
 
     .venv/bin/python benchmarks/campaign_faults.py [--count 100] [--max-concurrent 8] [--stall 600]
@@ -76,18 +78,21 @@ def check(label: str, count: int, log: list[str]) -> None:
                      f"{node.process_state.value if node.process_state else None} {node.exit_status}" for node in nodes)
     everything = orm.QueryBuilder().append(orm.WorkflowNode, filters={
         "process_type": "aiida.workflows:polymer.amorphous_cell"}).count()
-    resubmitted, dropped, calcjobs = [], 0, 0
+    resubmitted, dropped, reused, calcjobs = [], 0, 0, 0
     for node in orm.QueryBuilder().append(orm.WorkflowNode).all(flat=True):
         jobs = Counter(link.link_label for link in node.base.links.get_outgoing(link_type=LinkType.CALL_CALC).all()
                        if isinstance(link.node, orm.CalcJobNode))
         calcjobs += sum(jobs.values())
         resubmitted += [(node.pk, node.process_label, label, n) for label, n in jobs.items() if n > 1]
-        dropped += sum(DROPPED in entry.message for entry in orm.Log.collection.get_logs_for(node))
+        messages = [entry.message for entry in orm.Log.collection.get_logs_for(node)]
+        dropped += sum(DROPPED in message for message in messages)
+        reused += sum(": reusing " in message for message in messages)
     print("\nfaults: " + "; ".join(log))
     print(f"polymers {count}; workflows in the group {len(nodes)} (distinct keys {len(keys)}); amorphous-cell "
           f"workflows in the profile {everything}; states {dict(states)}")
     print(f"CalcJobs {calcjobs}; a call label used twice by one workflow (a step resubmitted): {len(resubmitted)} "
-          f"{resubmitted[:10]}; redelivered tasks dropped by the lock: {dropped}")
+          f"{resubmitted[:10]}; steps run again that reused their process: {reused}; redelivered tasks dropped by "
+          f"the lock: {dropped}")
     ok = len(nodes) == count == len(keys) == everything and states == Counter({"finished ok": count})
     print("RESULT: " + ("every polymer once, finished ok" if ok else "FAILED"))
 
