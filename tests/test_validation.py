@@ -145,6 +145,7 @@ def test_validation_table_known():
     assert pe["polymer"] == "PE" and pe["radonpy_id"] == "PI1" and pe["ours_n"] == 1 and pe["ours_sd"] is None
     assert pe["diff_experiment"] == pytest.approx(-0.05) and pe["distance_to_range"] == pytest.approx(0.05)
     assert pe["diff_radonpy"] == pytest.approx(-0.038) and pe["within_radonpy_sd"] is False
+    assert pe["diff_radonpy_in_sd"] == pytest.approx(-19.0)  # -0.038 / 0.002
     # PP: two replicates, mean 0.85, SD sqrt(2) * 0.01, SE sqrt(2) * 0.01 / 2; experiment: the mean of 0.84 (range
     # .83-.845, counted as the value given) and 0.86 = 0.85, range .83-.86 (0.85 inside)
     assert (pp["ours"], pp["ours_sd"], pp["ours_stderr"], pp["ours_n"]) == pytest.approx(
@@ -305,7 +306,7 @@ def test_missing_and_bad_radonpy_files(tmp_path):
 def test_pipeline_names_accepted_in_experiment(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text("smiles,property,value,unit\n*CC*,density,0.86-0.88,g/cm^3\n*CC*,heat_capacity_cp,2100,"
-                    "J/(kg K)\n*CC*,Tg,195,K\n")
+                    "J/(kg K)\n*CC*,Tg,195,K\n*CC*,refractive_index,,1\n")  # Tg and a blank value: left out
     refs = {r.property: r for r in v.read_experiment(path)}
     assert set(refs) == {"density", "heat_capacity_cp"}
     assert (refs["density"].low, refs["density"].high, refs["heat_capacity_cp"].value) == (0.86, 0.88, 2100.0)
@@ -334,7 +335,7 @@ def test_summary_markdown_lists_everything():
     result = v.validation_rows([_ours("*C*", 0.8, library_id="PE"), _ours("*CC(*)F", 1.0)], ["density"],
                                experiment, radonpy)
     text = v.summary_markdown(result, "Validation", ["aiida-polymer validate report g -o out"])
-    assert "| PE | fast | density | 0.8 ± 0.01 | — (1) | 0.85 [0.84–0.86] | 0.838 ± 0.002 |" in text
+    assert "| PE | fast | density | 0.8 ± 0.01 | — (1) | 0.85 [0.84–0.86] | 0.838 ± 0.002 | -19.0 |" in text
     assert "| fast | density | ours-radonpy | 1 | 0.038 | -0.038 | -4.5 % |" in text
     assert "No reference for: *CC(*)F." in text and "aiida-polymer validate report g -o out" in text
 

@@ -96,7 +96,7 @@ TABLE_COLUMNS = [
     "ours", "ours_stderr", "ours_sd", "ours_n", "ours_flags", "ours_gated",
     "experiment", "experiment_low", "experiment_high", "experiment_sources", "experiment_match",
     "radonpy", "radonpy_sd", "radonpy_n", "radonpy_id", "radonpy_match",
-    "diff_experiment", "distance_to_range", "diff_radonpy", "within_radonpy_sd",
+    "diff_experiment", "distance_to_range", "diff_radonpy", "diff_radonpy_in_sd", "within_radonpy_sd",
 ]
 STATS_COLUMNS = ["protocol", "property", "compared", "unit", "n", "mae", "bias", "relative_bias", "pearson",
                  "spearman", "n_sd", "within_sd_fraction", "n_range", "in_range_fraction", "mean_distance_to_range"]
@@ -326,6 +326,8 @@ def read_experiment(source: str | Path | None = None, canonical: Canonical | Non
     for line, row in enumerate(reader, start=2):
         name = (row.get("property") or "").strip()
         unit = (row.get("unit") or "").strip()
+        if not (row.get("value") or "").strip():
+            continue  # no value given
         if name in EXPERIMENT_PROPERTIES:
             target, factor, units, target_unit = EXPERIMENT_PROPERTIES[name]
             if "unit" in columns and unit not in units:
@@ -619,6 +621,7 @@ def validation_rows(ours: Sequence[Mapping[str, Any]], properties: Sequence[str]
                 if rad is not None:
                     row["diff_radonpy"] = mine.value - rad.value
                     if rad.sd:
+                        row["diff_radonpy_in_sd"] = (mine.value - rad.value) / rad.sd
                         row["within_radonpy_sd"] = abs(mine.value - rad.value) <= rad.sd
             out.rows.append(row)
     out.stats = table_statistics(out.rows)
@@ -739,8 +742,8 @@ def summary_markdown(result: Validation, title: str, commands: Sequence[str] = (
                      f"{within} | {inside} | {_fmt(s['mean_distance_to_range'], 3)} | {s['unit']} |")
     lines += ["", "### Per polymer", "",
               "| polymer | protocol | property | ours ± SE | run-to-run SD (k) | experiment [range] | RadonPy ± SD "
-              "| flags | unit |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| (ours − RadonPy)/SD | flags | unit |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result.rows:
         ours = "—" if r["ours"] is None else f"{_fmt(r['ours'])} ± {_fmt(r['ours_stderr'], 2)}"
         if r["ours_gated"]:
@@ -758,7 +761,8 @@ def summary_markdown(result: Validation, title: str, commands: Sequence[str] = (
             rad = f"{_fmt(r['radonpy'])} ± {_fmt(r['radonpy_sd'], 2)}"
             if r["radonpy_match"] != "exact":
                 rad += f" ({r['radonpy_match']})"
-        lines.append(f"| {r['polymer']} | {r['protocol']} | {r['property']} | {ours} | {sd} | {exp} | {rad} | "
+        z = "—" if r["diff_radonpy_in_sd"] is None else f"{r['diff_radonpy_in_sd']:+.1f}"
+        lines.append(f"| {r['polymer']} | {r['protocol']} | {r['property']} | {ours} | {sd} | {exp} | {rad} | {z} | "
                      f"{r['ours_flags'] or ''} | {r['unit']} |")
     if result.unmatched:
         lines += ["", f"No reference for: {', '.join(result.unmatched)}."]
