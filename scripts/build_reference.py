@@ -28,36 +28,14 @@ from pathlib import Path
 from rdkit import Chem, RDLogger
 
 from aiida_polymer.campaign.identity import canonical_repeat_unit
+from aiida_polymer.database.validation import EXPERIMENT_PROPERTIES, RADONPY_COLUMNS
 
 OUT = Path(__file__).resolve().parent.parent / "aiida_polymer" / "database" / "reference"
 COLUMNS = ["polymer", "smiles", "canonical_smiles", "property", "value", "spread", "unit", "source"]
-EXPERIMENT = {  # source property: (pipeline property, factor, unit)
-    "density": ("density", 1.0, "g/cm^3"),
-    "n_D": ("refractive_index", 1.0, "1"),
-    "Cp": ("heat_capacity_cp", 1000.0, "J/(kg K)"),
-    "lambda": ("thermal_conductivity", 1.0, "W/(m K)"),
-    "alpha_V": ("volumetric_thermal_expansion", 1e-4, "1/K"),
-    "epsilon": ("dielectric_constant", 1.0, "1"),
-}
-RADONPY = {  # RadonPy column: (pipeline property, unit)
-    "density": ("density", "g/cm^3"),
-    "Rg": ("rg", "Angstrom"),
-    "self-diffusion": ("self_diffusion", "m^2/s"),
-    "Cp": ("heat_capacity_cp", "J/(kg K)"),
-    "Cv": ("heat_capacity_cv", "J/(kg K)"),
-    "compressibility": ("isothermal_compressibility", "1/Pa"),
-    "bulk_modulus": ("isothermal_bulk_modulus", "Pa"),
-    "isentropic_compressibility": ("isentropic_compressibility", "1/Pa"),
-    "isentropic_bulk_modulus": ("isentropic_bulk_modulus", "Pa"),
-    "volume_expansion": ("volumetric_thermal_expansion", "1/K"),
-    "linear_expansion": ("linear_thermal_expansion", "1/K"),
-    "static_dielectric_const": ("dielectric_orientational", "1"),
-    "dielectric_const_dc": ("dielectric_constant", "1"),
-    "nematic_order_parameter": ("nematic_order", "1"),
-    "refractive_index": ("refractive_index", "1"),
-    "thermal_conductivity": ("thermal_conductivity", "W/(m K)"),
-    "thermal_diffusivity": ("thermal_diffusivity", "m^2/s"),
-}
+# source property: (pipeline property, factor, unit); RadonPy column: (pipeline property, unit). One definition,
+# the validation's (aiida_polymer.database.validation), so the shipped tables and the validator agree.
+EXPERIMENT = {key: (name, factor, unit) for key, (name, factor, _, unit) in EXPERIMENT_PROPERTIES.items()}
+RADONPY = RADONPY_COLUMNS
 
 
 def _number(text: str) -> tuple[float, float]:
