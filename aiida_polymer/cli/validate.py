@@ -102,7 +102,8 @@ def report(groups: tuple[str, ...], tables: tuple[str, ...], directory: str, exp
     """Compare the results of the campaign(s) GROUPS with experiment and RadonPy: per polymer and property ours
     ± SE (± run-to-run SD over replicates: the same polymer in several GROUPS), experiment (ranges kept) and
     RadonPy ± SD; per property MAE, bias, Pearson and Spearman r, the fraction within RadonPy's SD and the
-    distance to experimental ranges; parity plots and a markdown summary."""
+    distance to experimental ranges; parity plots and a markdown summary. Rows of the same unit and protocol are
+    pooled as replicates whatever their overrides: report protocol variants separately."""
     from ..database import validation as v
 
     for name, value, shipped in (("--experiment", experiment, "experiment"), ("--radonpy", radonpy, "radonpy")):
