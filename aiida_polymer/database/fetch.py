@@ -3,7 +3,8 @@
 On PostgreSQL (the psycopg 3 driver) the SQL that the QueryBuilder builds is run as ``COPY (...) TO STDOUT WITH
 (FORMAT csv)`` on the storage's own session and connection, and the CSV is parsed by pyarrow (C++, multithreaded):
 no Python object is made per value, and the numbers are read as the text of the JSON path (``#>>``), not cast to
-``float`` by the server (EXPLAIN at 10^5 polymers: the 17 casts were 0.8 s of the query's 1.4 s; with text 0.6 s).
+``float`` by the server (psql, the full table's COPY at 10^5 polymers, load average 3: 1.4 s with the casts, 0.6 s
+without; the rest is mostly the JSON path lookups themselves, about as costly without the text output).
 A JSON number's text is its exact decimal value, which pyarrow parses to the nearest double, as the server's cast
 and Python's ``json.loads`` do, so the numbers are the same. Elsewhere (SQLite, another driver) the rows come from
 the driver's cursor (:func:`aiida_polymer.database.summary.rows`) and are transposed; both give the same columns.

@@ -3,12 +3,13 @@ polymer workflows (of a group, or of the whole profile), as a pandas DataFrame, 
 
 Everything comes from QueryBuilder projections: of the workflow (pk, UUID, state, exit status, the extras
 ``polymer_key`` and ``library``, the description that holds the key) and of paths inside its ``properties`` Dict
-(``attributes.<name>.value`` and so on, cast to numbers in the database); no node is loaded. A condition on a
-property's value, standard error or unit, on the exit status, pk or state, and ``==`` on the key, the repeat unit
-(``smiles``) or the protocol, is a QueryBuilder filter, so the database does the filtering; every condition is
-then applied to the rows once more in pandas (exact for all columns, e.g. the parsed temperature), so what the
-database gets is only ever a pre-selection. A row without the value (``None``, no properties) never meets a
-condition.
+(``attributes.<name>.value`` and so on); no node is loaded. On PostgreSQL the QueryBuilder's SQL is run as one
+``COPY ... TO STDOUT`` read by pyarrow (:mod:`.fetch`: no Python object per value; elsewhere the driver's rows,
+the same columns). A condition on a property's value, standard error or unit, on the exit status, pk or state,
+and ``==`` on the key, the repeat unit (``smiles``) or the protocol, is a QueryBuilder filter, so the database
+does the filtering; every condition is then applied to the rows once more in pandas (exact for all columns, e.g.
+the parsed temperature), so what the database gets is only ever a pre-selection. A row without the value
+(``None``, no properties) never meets a condition.
 
 The columns are those of the export table (:mod:`aiida_polymer.database.table`) that can be read this way, plus
 ``pk``: the key fields, ``library_id``, ``state``, ``exit_status``, ``workflow_uuid``, ``properties_uuid`` and per
