@@ -11,9 +11,9 @@ what a campaign table's ``smiles`` column holds), property, value, spread, unit,
   n_D -> refractive_index, epsilon (low-frequency permittivity) -> dielectric_constant, lambda ->
   thermal_conductivity; Tg is left out (not computed by the pipeline).
 - radonpy.csv.gz from radonpy_PI1070.csv (RadonPy, BSD-3-Clause): the rows whose repeat unit has at most
-  ``--max-heavy-atoms`` heavy atoms, spread = the ``_std`` over RadonPy's runs. ``static_dielectric_const`` is
-  only the orientational part (-> dielectric_orientational); ``dielectric_const_dc`` (= static - 1 + n^2) is the
-  one that compares with experiment (-> dielectric_constant).
+  ``--max-heavy-atoms`` heavy atoms, spread = the ``_std`` over RadonPy's runs, n = their number (``_count``).
+  ``static_dielectric_const`` is only the orientational part (-> dielectric_orientational); ``dielectric_const_dc``
+  (= static - 1 + n^2) is the one that compares with experiment (-> dielectric_constant).
 """
 
 from __future__ import annotations
@@ -85,14 +85,14 @@ def radonpy(source: Path, max_heavy: int) -> list[dict]:
                 rows.append({"polymer": row["monomer_ID"], "smiles": row["smiles"], "canonical_smiles": canonical,
                              "property": name, "value": _g(float(row[column])),
                              "spread": _g(float(row.get(f"{column}_std") or 0.0)), "unit": unit,
-                             "source": "RadonPy PI1070"})
+                             "source": "RadonPy PI1070", "n": row.get(f"{column}_count") or ""})
     return rows
 
 
-def _write(path: Path, rows: list[dict]) -> None:
+def _write(path: Path, rows: list[dict], columns: list[str] = COLUMNS) -> None:
     """CSV, gzipped when the name ends in .gz (with mtime 0: the same rows give the same bytes)."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(text, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     data = text.getvalue().encode()
@@ -109,7 +109,8 @@ def main() -> None:
     args = parser.parse_args()
     RDLogger.DisableLog("rdApp.*")
     _write(OUT / "experiment.csv", experiment(args.shared / "experimental_dev.csv"))
-    _write(OUT / "radonpy.csv.gz", radonpy(args.shared / "radonpy_PI1070.csv", args.max_heavy_atoms))
+    _write(OUT / "radonpy.csv.gz", radonpy(args.shared / "radonpy_PI1070.csv", args.max_heavy_atoms),
+           [*COLUMNS, "n"])  # n: RadonPy's runs behind the mean and SD (_count)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def test_report_against_the_shipped_references(campaigns, tmp_path):
     assert float(pe["ours_stderr"]) == pytest.approx(0.0025)
     assert float(pe["experiment"]) == pytest.approx(0.85) and pe["experiment_sources"] == "AF"
     assert float(pe["radonpy"]) == pytest.approx(0.837972) and float(pe["radonpy_sd"]) == pytest.approx(0.00177663)
-    assert pe["radonpy_id"] == "PI1" and pe["within_radonpy_sd"] == "no"
+    assert pe["radonpy_id"] == "PI1" and pe["within_radonpy_sd"] == "no" and pe["radonpy_n"] == "5"
     # aPP: experiment 0.85 (AF) and 0.86 (CROW): mean .855, range .85-.86, ours .84 is .01 below it
     pp = rows[("aPP", "density")]
     assert (float(pp["experiment_low"]), float(pp["experiment_high"])) == pytest.approx((0.85, 0.86))

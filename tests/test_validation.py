@@ -254,6 +254,7 @@ def test_shipped_radonpy_is_the_file_format():
         got = shipped[(ref.smiles, ref.property)]
         assert got.value == pytest.approx(ref.value, rel=1e-5), (ref.polymer, ref.property)
         assert (got.sd or 0.0) == pytest.approx(ref.sd or 0.0, rel=1e-5, abs=1e-30)
+        assert got.n == ref.n
 
 
 def test_matching_on_the_shipped_files():
