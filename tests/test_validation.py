@@ -168,6 +168,24 @@ def test_validation_table_known():
     assert stats["radonpy-experiment"]["bias"] == pytest.approx((-0.012 - 0.014 - 0.037) / 3)
 
 
+def test_quantum_heat_capacity_against_experiment():
+    """The measured Cp is compared with our quantum-corrected Cp (and the classical one); RadonPy's Cp is classical:
+    only with ours classical."""
+    experiment = v.index_references([_ref("*C*", 2250.0, name="heat_capacity_cp", unit="J/(kg K)")], combine=True)
+    radonpy = v.index_references([_ref("*C*", 4699.0, sd=140.0, name="heat_capacity_cp", unit="J/(kg K)")],
+                                 combine=False)
+    row = _ours("*C*", 0.8, heat_capacity_cp=4800.0, heat_capacity_cp_stderr=100.0,
+                heat_capacity_cp_unit="J/(kg K)", heat_capacity_cp_flags="", heat_capacity_cp_quantum=2400.0,
+                heat_capacity_cp_quantum_stderr=120.0, heat_capacity_cp_quantum_unit="J/(kg K)",
+                heat_capacity_cp_quantum_flags="harmonic_quantum_correction")
+    result = v.validation_rows([row], ["heat_capacity_cp", "heat_capacity_cp_quantum"], experiment, radonpy)
+    rows = {r["property"]: r for r in result.rows}
+    assert rows["heat_capacity_cp_quantum"]["experiment"] == 2250.0 and rows["heat_capacity_cp_quantum"][
+        "radonpy"] is None
+    assert rows["heat_capacity_cp_quantum"]["diff_experiment"] == pytest.approx(150.0)
+    assert (rows["heat_capacity_cp"]["experiment"], rows["heat_capacity_cp"]["radonpy"]) == (2250.0, 4699.0)
+
+
 def test_unit_mismatch_is_an_error():
     experiment = v.index_references([_ref("*C*", 850.0, unit="kg/m^3")], combine=True)
     with pytest.raises(v.ValidationError, match="experiment is in kg/m\\^3, our campaign in g/cm\\^3"):
