@@ -425,7 +425,8 @@ def hold_densities(thermo: Mapping[str, Mapping[str, np.ndarray]], schedule: Coo
         first = math.floor(schedule.discard * target / schedule.sample_every) * schedule.sample_every
         keep = (step > first) & (step <= target)
         rho = np.asarray(series["density"], dtype=float)[keep]
-        mean, se = block_average(rho, nblocks) if len(rho) >= nblocks else (float(rho.mean()), math.nan)
+        mean = float(rho.mean())  # of every sample (block_average would drop the first n mod nblocks)
+        se = block_average(rho, nblocks)[1] if len(rho) >= nblocks else math.nan
         rows.append((temperature, float(np.mean(np.asarray(series["temp"], dtype=float)[keep])), mean, se, len(rho)))
     table = np.array(rows, dtype=float).reshape(-1, 5)
     return {"set_temperature": table[:, 0], "temperature": table[:, 1], "density": table[:, 2],
@@ -440,3 +441,53 @@ def read_hold_file(text: str) -> np.ndarray:
         if len(tokens) == 3:
             rows[float(tokens[0])] = [float(x) for x in tokens]
     return np.array(list(rows.values()), dtype=float).reshape(-1, 3)
+
+
+def join_hold_pieces(pieces: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One hold's thermo from the pieces of runs that ran it, in run order: each piece replaces the rows of the
+    ones before from its own first step on (a continuation from a restart file goes on at its step; a stage
+    started again from its beginning replaces everything)."""
+    joined: dict[str, np.ndarray] = {}
+    for piece in pieces:
+        step = np.asarray(piece["step"])
+        if not len(step):
+            continue
+        if joined:
+            keep = np.asarray(joined["step"]) < step[0]
+            joined = {k: np.concatenate([np.asarray(joined[k])[keep], np.asarray(piece[k])])
+                      for k in joined if k in piece}
+        else:
+            joined = {k: np.asarray(v) for k, v in piece.items()}
+    return joined
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Protocols
+# ---------------------------------------------------------------------------------------------------------------
+
+STAGE_MD_KEYS = ("kspace_accuracy", "cutoff_inner", "cutoff", "shake", "tdamp", "pdamp")
+ANALYSIS_KEYS = ("quantity", "min_points", "min_side", "drop", "alpha")
+
+
+def protocol(name: str | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One protocol's validated settings (``aiida_polymer/protocols/glass_transition.yaml``) with ``overrides``
+    merged in recursively."""
+    from . import protocols
+
+    return protocols.settings(PROTOCOL_FILE, name, overrides)
+
+
+def schedule_of(settings: Mapping[str, Any]) -> CoolingSchedule:
+    """The cooling schedule of protocol settings (its ``cooling`` section and ``md.timestep``)."""
+    return CoolingSchedule.from_dict({**settings["cooling"], "timestep": settings["md"]["timestep"]})
+
+
+def phase_of(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole cooling as one phase specification (one LAMMPS job)."""
+    md = {k: v for k, v in settings["md"].items() if k in STAGE_MD_KEYS}
+    return cooling_phase(schedule_of(settings), md)
+
+
+def analysis_parameters(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`glass_transition` set by a protocol (its ``analysis`` section)."""
+    return {k: v for k, v in (settings.get("analysis") or {}).items() if k in ANALYSIS_KEYS}

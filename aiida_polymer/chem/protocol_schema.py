@@ -252,6 +252,42 @@ MECHANICS = Section({
 })
 SCHEMAS["mechanics.yaml"] = MECHANICS
 
+# glass_transition.yaml (aiida_polymer.chem.glass_transition schedule_of / phase_of / analysis_parameters,
+# workchains/glass_transition.py)
+GLASS_TRANSITION = Section({
+    "description": DESCRIPTION,
+    "md": Section({  # the stages' fields (timestep: CoolingSchedule.timestep)
+        "timestep": positive(),
+        "kspace_accuracy": number(0.0, 1.0, open_low=True, open_high=True, **OPTIONAL),
+        "cutoff_inner": positive(**OPTIONAL),
+        "cutoff": positive(**OPTIONAL),
+        "shake": boolean(**OPTIONAL),
+        "tdamp": positive(**OPTIONAL),
+        "pdamp": positive(**OPTIONAL),
+    }),
+    "cooling": Section({  # chem/glass_transition.py CoolingSchedule
+        "t_start": positive(),
+        "t_end": positive(),
+        "step": positive(),
+        "rate": positive(),
+        "hold": positive(),
+        "t_initial": positive(nullable=True, **OPTIONAL),
+        "heat_rate": positive(**OPTIONAL),
+        "start_hold": number(0.0, **OPTIONAL),
+        "pressure": positive(**OPTIONAL),
+        "discard": number(0.0, 1.0, open_high=True, **OPTIONAL),
+        "thermo_every": integer(0, **OPTIONAL),
+    }),
+    "analysis": Section({  # chem/glass_transition.py glass_transition
+        "quantity": choice("specific_volume", "density", **OPTIONAL),
+        "min_points": integer(5, **OPTIONAL),
+        "min_side": integer(2, **OPTIONAL),
+        "drop": integer(0, **OPTIONAL),
+        "alpha": number(0.0, 1.0, open_low=True, open_high=True, **OPTIONAL),
+    }, **OPTIONAL),
+})
+SCHEMAS["glass_transition.yaml"] = GLASS_TRANSITION
+
 # the overrides of polymer.properties: one mapping per protocol file
 PROPERTIES_OVERRIDES = Section({name: Value("mapping", optional=True, nullable=True)
                                 for name in ("charges", "equilibrate", "nemd")})
