@@ -83,7 +83,7 @@ def test_glass_transition_workchain_runs_the_cooling_as_one_job(polymer_codes, p
     results, node = run_get_node(builder)
     entry = results["properties"]["glass_transition_temperature"]
     gated = [f for f in entry["flags"] if f in tg.GATE_FLAGS]
-    assert node.exit_status == (410 if gated else 0), node.exit_message  # 2-ps holds of 132 atoms: noise
+    assert node.exit_status == (410 if gated else 0), node.exit_message  # 0.5-ps holds of 132 atoms: noise
     calcs = [c for c in node.called_descendants if c.process_class is LammpsCalculation]
     assert len(calcs) == 1  # the whole cooling is one job (a phase)
     stages = calcs[0].inputs.stage["stages"]
