@@ -45,10 +45,11 @@ def test_property_table_includes_the_optical_properties(finished):
     results, _ = finished
     table = results["properties"].get_dict()
     assert set(table) == PROPERTIES | {"refractive_index", "dielectric_constant", "thermal_conductivity",
-                                       "thermal_diffusivity"}
-    assert len(table) == 17
+                                       "thermal_diffusivity", "heat_capacity_cp_quantum", "heat_capacity_cv_quantum"}
+    assert len(table) == 19
     assert all("not_converged" in entry["flags"] for entry in table.values())  # fast: nothing converges
     units = {"density": "g/cm^3", "heat_capacity_cp": "J/(kg K)", "heat_capacity_cv": "J/(kg K)",
+             "heat_capacity_cp_quantum": "J/(kg K)", "heat_capacity_cv_quantum": "J/(kg K)",
              "isothermal_compressibility": "1/Pa", "isentropic_compressibility": "1/Pa",
              "isothermal_bulk_modulus": "Pa", "isentropic_bulk_modulus": "Pa", "volumetric_thermal_expansion": "1/K",
              "linear_thermal_expansion": "1/K", "self_diffusion": "m^2/s", "rg": "Angstrom", "nematic_order": "1",
@@ -86,6 +87,33 @@ def test_unconverged_cell_skips_nemd_when_equilibrium_is_required(finished, poly
     kappa = results["properties"]["thermal_conductivity"]
     assert kappa["value"] is None and "skipped" in kappa["flags"] and kappa["reason"].startswith("not_equilibrated")
     assert results["properties"]["density"] == finished[0]["properties"]["density"]
+
+
+def test_replicates_give_the_mean_and_the_run_to_run_sd(finished, polymer_codes_module):
+    """Two replicates: the first is the run above (served from the cache), the second a cell of other chains (seed
+    + 1) and packing velocities through the same stages; the table is their mean, SD and count."""
+    builder = _builder(polymer_codes_module, replicates=2)
+    assert builder.replicates.value == 2
+    with enable_caching():
+        results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    labels = sorted(link.link_label for link in node.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all())
+    assert labels == ["charges_0", "charges_1", "equilibrate", "equilibrate_r1", "nemd", "nemd_r1"]
+    calls = {link.link_label: link.node for link in node.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all()}
+    first, second = calls["equilibrate"], calls["equilibrate_r1"]
+    assert first.base.caching.is_created_from_cache or first.base.links.get_outgoing().all()
+    assert second.inputs.cell.parameters["seed"] == first.inputs.cell.parameters.get("seed", 0) + 1
+    assert second.outputs.cell.data_file.get_content() != first.outputs.cell.data_file.get_content()
+    tables = [node.outputs.replicates[f"replicate_{r}"].get_dict() for r in (0, 1)]
+    assert tables[0]["density"]["value"] == finished[0]["properties"]["density"]["value"]
+    rho = [t["density"]["value"] for t in tables]
+    assert rho[0] != rho[1]
+    density = results["properties"]["density"]
+    assert density["value"] == pytest.approx(np.mean(rho), rel=1e-12) and density["count"] == 2
+    assert density["run_to_run_sd"] == pytest.approx(abs(rho[0] - rho[1]) / np.sqrt(2), rel=1e-9)
+    assert density["stderr"] == pytest.approx(density["run_to_run_sd"] / np.sqrt(2), rel=1e-9)
+    kappa = results["properties"]["thermal_conductivity"]
+    assert kappa["values"] == [t["thermal_conductivity"]["value"] for t in tables]
 
 
 def test_failed_nemd_still_outputs_the_table(finished, polymer_codes_module):

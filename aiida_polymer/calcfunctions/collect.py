@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import calcfunction
 
+from ..chem.replicates import aggregate
 from .system import cell_spec
 
 
@@ -49,3 +50,13 @@ def merge_properties(**tables: orm.Dict) -> orm.Dict:
             merged[name] = {**entry, "flags": flags + [f for f in inherited if f not in flags]}
     return orm.Dict(merged)
 
+
+@calcfunction
+def aggregate_replicates(**tables: orm.Dict) -> orm.Dict:
+    """The mean, run-to-run SD and count over the replicates' property tables, in key order
+    (:func:`aiida_polymer.chem.replicates.aggregate`)."""
+    return orm.Dict(aggregate([tables[key].get_dict() for key in sorted(tables, key=_replicate_number)]))
+
+
+def _replicate_number(key: str) -> int:
+    return int(key.rsplit("_", 1)[1])

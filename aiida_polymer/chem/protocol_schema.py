@@ -289,5 +289,6 @@ GLASS_TRANSITION = Section({
 SCHEMAS["glass_transition.yaml"] = GLASS_TRANSITION
 
 # the overrides of polymer.properties: one mapping per protocol file
-PROPERTIES_OVERRIDES = Section({name: Value("mapping", optional=True, nullable=True)
-                                for name in ("charges", "equilibrate", "nemd")})
+PROPERTIES_OVERRIDES = Section({**{name: Value("mapping", optional=True, nullable=True)
+                                   for name in ("charges", "equilibrate", "nemd")},
+                                "replicates": integer(1, **OPTIONAL)})  # workchains/properties.py

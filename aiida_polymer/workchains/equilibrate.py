@@ -125,7 +125,8 @@ class EquilibrateWorkChain(Exclusive, WorkChain):
     def setup(self):
         settings = self.inputs.protocol.get_dict()
         try:
-            stages = [equilibration.packing_stage(settings), *equilibration.compression_stages(settings)]
+            stages = [equilibration.packing_stage(settings, seed=1 + self._cell_seed(settings)),
+                      *equilibration.compression_stages(settings)]
         except (KeyError, TypeError, ValueError) as exc:
             return self.exit_codes.ERROR_INVALID_PROTOCOL.format(message=repr(exc))
         self.ctx.settings = settings
@@ -137,6 +138,13 @@ class EquilibrateWorkChain(Exclusive, WorkChain):
         self.ctx.segment = 0
         self.ctx.converged = False
         return None
+
+    def _cell_seed(self, settings: dict) -> int:
+        """The seed of the chains (the cell's parameters, else the protocol's); the packing velocities use seed + 1,
+        so that replicates with other cell seeds are independent from the first step on."""
+        if self.should_build_cell():
+            return int(self.inputs.cell.parameters.get("seed", 0))
+        return int(settings.get("cell", {}).get("seed", 0))
 
     def _launch(self, stage: dict, label: str):
         inputs = AttributeDict(self.exposed_inputs(LammpsBaseWorkChain, "md"))

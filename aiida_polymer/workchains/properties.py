@@ -8,9 +8,9 @@ from typing import Any
 
 from aiida import orm
 from aiida.common import AttributeDict
-from aiida.engine import ToContext, WorkChain, if_
+from aiida.engine import WorkChain, if_
 
-from ..calcfunctions.collect import assemble_charges, merge_properties
+from ..calcfunctions.collect import aggregate_replicates, assemble_charges, merge_properties
 from ..calcfunctions.system import cell_spec
 from ..chem import protocols
 from ..chem.protocol_schema import PROPERTIES_OVERRIDES
@@ -57,6 +57,10 @@ class PropertiesWorkChain(Exclusive, WorkChain):
         spec.inputs["nemd"].validator = None  # the cell comes from the equilibration
         spec.input("nemd_requires_equilibrium", valid_type=orm.Bool, default=lambda: orm.Bool(True),
                    help="Skip NEMD when the equilibration did not converge or the chains are aligned.")
+        spec.input("replicates", valid_type=orm.Int, default=lambda: orm.Int(1), validator=_positive,
+                   help="Independent cells (chain seed + r, packing velocities with it) through the same stages; "
+                        "`properties` is then their mean with the run-to-run SD and count "
+                        "(aiida_polymer/chem/replicates.py), each replicate's table in `replicates`.")
         spec.outline(
             cls.validate,
             if_(cls.should_run_charges)(cls.run_charges, cls.inspect_charges),
@@ -67,6 +71,9 @@ class PropertiesWorkChain(Exclusive, WorkChain):
         )
         spec.output("properties", valid_type=orm.Dict, help="{name: {value, unit, stderr, flags}}.")
         spec.output("charges", valid_type=orm.Dict, required=False, help="RESP charges per fragment.")
+        spec.output_namespace("replicates", valid_type=orm.Dict, dynamic=True, required=False,
+                              help="With replicates > 1: the property table of each (replicate_0 is the one whose "
+                                   "cell and runs are the `equilibrate` and `nemd` outputs).")
         spec.expose_outputs(EquilibrateWorkChain, namespace="equilibrate")
         spec.expose_outputs(ThermalConductivityWorkChain, namespace="nemd", namespace_options={"required": False})
         spec.exit_code(201, "ERROR_INVALID_SMILES", message="Invalid SMILES: {message}")
@@ -83,7 +90,8 @@ class PropertiesWorkChain(Exclusive, WorkChain):
                                   pressure: float | None = None):
         """A ready builder. ``codes``: ``lmp``, ``psi4``, ``antechamber``, ``parmchk2`` (any computers);
         ``overrides``: ``{"charges": {...}, "equilibrate": {...}, "nemd": {...}}``, each merged recursively into
-        that protocol file's settings (``equilibrate`` takes the sections of protocols/equilibrate.yaml, e.g.
+        that protocol file's settings, and ``{"replicates": N}`` for N independent cells (``equilibrate`` takes the
+        sections of protocols/equilibrate.yaml, e.g.
         ``{"cell": {"tacticity": "isotactic"}}``; ``nemd`` those of protocols/nemd.yaml, e.g.
         ``{"nemd": {"method": "langevin"}}``); an unknown or wrong key raises
         :class:`~aiida_polymer.chem.protocols.ProtocolError` naming it; ``options``:
@@ -121,6 +129,7 @@ class PropertiesWorkChain(Exclusive, WorkChain):
                 options=stage("nemd", codes["lmp"], "nemd"))
         builder.nemd._update({"md": nemd.md._inputs(prune=True), "protocol": nemd.protocol})
         builder.nemd_requires_equilibrium = orm.Bool(protocol != "fast")
+        builder.replicates = orm.Int(overrides.get("replicates") or 1)
         return builder
 
     def validate(self):
@@ -161,27 +170,38 @@ class PropertiesWorkChain(Exclusive, WorkChain):
         return None
 
     def run_equilibrate(self):
-        inputs = AttributeDict(self.exposed_inputs(EquilibrateWorkChain, "equilibrate"))
-        if "qm" in self.ctx:
+        for r in range(self.inputs.replicates.value):
+            inputs = AttributeDict(self.exposed_inputs(EquilibrateWorkChain, "equilibrate"))
             inputs.cell = AttributeDict(inputs.cell)
-            inputs.cell.charges = self.ctx.qm["charges"]
-            if "optical" in self.ctx.qm:
-                inputs.optical = self.ctx.qm["optical"]
-        inputs.metadata = {"call_link_label": "equilibrate"}
-        return ToContext(equilibrate=self.submit(EquilibrateWorkChain, **inputs))
+            if r:  # another cell: the chains' seed, and with it the packing velocities'
+                parameters = inputs.cell.parameters.get_dict()
+                inputs.cell.parameters = orm.Dict({**parameters, "seed": int(parameters.get("seed", 0)) + r})
+            if "qm" in self.ctx:
+                inputs.cell.charges = self.ctx.qm["charges"]
+                if "optical" in self.ctx.qm:
+                    inputs.optical = self.ctx.qm["optical"]
+            inputs.metadata = {"call_link_label": _label("equilibrate", r)}
+            self.to_context(**{_label("equilibrate", r): self.submit(EquilibrateWorkChain, **inputs)})
 
     def inspect_equilibrate(self):
-        node = self.ctx.equilibrate
-        if not node.is_finished_ok:
-            return self.exit_codes.ERROR_EQUILIBRATION_FAILED.format(message=node.exit_message)
-        self.out_many(self.exposed_outputs(node, EquilibrateWorkChain, namespace="equilibrate"))
+        for r in range(self.inputs.replicates.value):
+            node = self.ctx[_label("equilibrate", r)]
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_EQUILIBRATION_FAILED.format(
+                    message=f"{_label('equilibrate', r)}: {node.exit_message}")
+        self.ctx.equilibrate = self.ctx[_label("equilibrate", 0)]
+        self.out_many(self.exposed_outputs(self.ctx.equilibrate, EquilibrateWorkChain, namespace="equilibrate"))
         return None
 
     def should_run_nemd(self) -> bool:
         return bool(self.inputs.get("nemd"))
 
     def run_nemd(self):
-        equilibrate = self.ctx.equilibrate.outputs
+        for r in range(self.inputs.replicates.value):
+            self._run_nemd(r)
+
+    def _run_nemd(self, r: int) -> None:
+        equilibrate = self.ctx[_label("equilibrate", r)].outputs
         table = equilibrate.properties.get_dict()
         inputs = AttributeDict(self.exposed_inputs(ThermalConductivityWorkChain, "nemd"))
         inputs.final_data = equilibrate.final_data
@@ -191,24 +211,38 @@ class PropertiesWorkChain(Exclusive, WorkChain):
         if table.get("heat_capacity_cp", {}).get("value") is not None:
             inputs.heat_capacity = orm.Float(table["heat_capacity_cp"]["value"])
             inputs.density = orm.Float(table["density"]["value"])
-        inputs.metadata = {"call_link_label": "nemd"}
-        return ToContext(nemd=self.submit(ThermalConductivityWorkChain, **inputs))
+        inputs.metadata = {"call_link_label": _label("nemd", r)}
+        self.to_context(**{_label("nemd", r): self.submit(ThermalConductivityWorkChain, **inputs)})
 
     def inspect_nemd(self):
-        node = self.ctx.nemd
-        self.out_many(self.exposed_outputs(node, ThermalConductivityWorkChain, namespace="nemd"))
+        self.out_many(self.exposed_outputs(self.ctx.nemd, ThermalConductivityWorkChain, namespace="nemd"))
         nonlinear = ThermalConductivityWorkChain.exit_codes.ERROR_NONLINEAR_PROFILE.status
-        if not node.is_finished_ok and node.exit_status != nonlinear:
-            self.ctx.nemd_failure = node.exit_message or str(node.process_state)
-        elif not node.is_finished_ok:
-            self.report(f"NEMD profile failed the linearity gates: κ is flagged ({node.exit_message})")
+        for r in range(self.inputs.replicates.value):
+            node = self.ctx[_label("nemd", r)]
+            if not node.is_finished_ok and node.exit_status != nonlinear:
+                self.ctx.nemd_failure = f"{_label('nemd', r)}: {node.exit_message or node.process_state}"
+            elif not node.is_finished_ok:
+                self.report(f"{_label('nemd', r)}: the NEMD profile failed the linearity gates: κ is flagged "
+                            f"({node.exit_message})")
         return None
 
+    def _table(self, r: int) -> orm.Dict:
+        """The property table of replicate ``r``: its equilibrium properties and its NEMD ones."""
+        tables = {"a_equilibrium": self.ctx[_label("equilibrate", r)].outputs.properties}
+        nemd = self.ctx.get(_label("nemd", r))
+        if nemd is not None and "properties" in nemd.outputs:
+            tables["b_nemd"] = nemd.outputs.properties
+        return merge_properties(**tables)
+
     def results(self):
-        tables = {"a_equilibrium": self.ctx.equilibrate.outputs.properties}
-        if "nemd" in self.ctx and "properties" in self.ctx.nemd.outputs:
-            tables["b_nemd"] = self.ctx.nemd.outputs.properties
-        properties = merge_properties(**tables)
+        n = self.inputs.replicates.value
+        if n == 1:
+            properties = self._table(0)
+        else:
+            tables = {f"replicate_{r}": self._table(r) for r in range(n)}
+            for key, table in tables.items():
+                self.out(f"replicates.{key}", table)
+            properties = aggregate_replicates(**tables)
         self.out("properties", properties)
         self._store_summary(properties)
         if "nemd_failure" in self.ctx:
@@ -225,6 +259,15 @@ class PropertiesWorkChain(Exclusive, WorkChain):
             self.node.base.extras.set(SUMMARY, of_workflow(self.node, properties))
         except Exception as exc:  # a cache: never fail the run for it
             self.report(f"the property summary (extra {SUMMARY}) was not stored: {exc}")
+
+
+def _label(stage: str, replicate: int) -> str:
+    """The call label (and context key) of a stage of a replicate: ``equilibrate``, ``equilibrate_r1``, ..."""
+    return stage if replicate == 0 else f"{stage}_r{replicate}"
+
+
+def _positive(value: orm.Int, _) -> str | None:
+    return None if value.value >= 1 else f"replicates must be at least 1, not {value.value}"
 
 
 @contextmanager
