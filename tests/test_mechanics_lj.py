@@ -39,6 +39,7 @@ CUTOFF = 3.0 * SIGMA
 T = 0.01 * EPSILON / KB_KCAL  # 1.198 K
 STRAIN = 5e-4
 GPA = ATM * 1e-9
+EQUILIBRATED = ("equilibrated.restart", "equilibrated.data")
 
 POTENTIAL = f"""units real
 atom_style full
@@ -124,8 +125,8 @@ def deformation(crystal):
     equilibrate = Stage(name="equilibrate", ensemble="npt", steps=2000, timestep=5.0, temperature=T, pressure=0.0,
                         potential="lj_short", lj_cutoff=CUTOFF, velocity_seed=7, tdamp=500.0, pdamp=2500.0,
                         thermo_every=500)
-    _lmp(crystal, "in.equilibrate", render(equilibrate, "relaxed.data"))
-    _lmp(crystal, "in.deform", mechanics.deformation_input("final.data", SETTINGS))
+    _lmp(crystal, "in.equilibrate", render(equilibrate, "relaxed.data", files=EQUILIBRATED))
+    _lmp(crystal, "in.deform", mechanics.deformation_input(EQUILIBRATED[1], SETTINGS))
     return {axis: mechanics.read_deformation((crystal / f"deform_{axis}.dat").read_text()) for axis in "xyz"}
 
 
@@ -163,3 +164,22 @@ def test_deformation_md_follows_the_quasi_static_curve_over_the_default_window(c
     assert props["youngs_modulus"]["value"] == pytest.approx(quasi["youngs_modulus"]["value"], rel=0.015)
     assert props["poisson_ratio"]["value"] == pytest.approx(quasi["poisson_ratio"]["value"], abs=0.006)
     assert props["youngs_modulus"]["unit"] == "GPa"
+
+
+def test_a_continued_deformation_goes_on_from_the_strain_reached(crystal, deformation):
+    """A stage stopped half-way (as by the walltime) and continued from its restart file with the reference box:
+    fix deform goes on from the strain reached (LAMMPS restores its initial box from the restart) to the same end."""
+    from aiida_polymer.chem.lammps_io import read_data
+
+    fast = {**SETTINGS, "deformation": {**SETTINGS["deformation"], "strain_rate": 2e9, "average": 1}}
+    stage = mechanics.deformation_stage("x", fast, read_data((crystal / EQUILIBRATED[1]).read_text()).box.tolist())
+    n = stage.steps
+    first = render(stage, EQUILIBRATED[1], files=("half.restart", "half.data"))
+    _lmp(crystal, "in.half", first.replace(f"run {n} upto start 0 stop {n}", f"run {n // 2} start 0 stop {n}"))
+    before = mechanics.read_deformation((crystal / "deform_x.dat").read_text())
+    _lmp(crystal, "in.rest", render(stage, "half.restart", continuation=True, files=("rest.restart", "rest.data")))
+    after = mechanics.read_deformation((crystal / "deform_x.dat").read_text())
+    assert before["step"][-1] == after["step"][0] == n // 2
+    assert after["strain"][0, 0] == pytest.approx(before["strain"][-1, 0], abs=1e-12) == pytest.approx(0.01)
+    assert after["step"][-1] == n and after["strain"][-1, 0] == pytest.approx(0.02, rel=1e-9)
+    assert np.diff(after["strain"][:, 0]) == pytest.approx(np.full(len(after["step"]) - 1, 0.02 / n * 20), rel=1e-6)
