@@ -93,6 +93,16 @@ def check(label: str, count: int, log: list[str]) -> None:
     print(f"CalcJobs {calcjobs}; a call label used twice by one workflow (a step resubmitted): {len(resubmitted)} "
           f"{resubmitted[:10]}; steps run again that reused their process: {reused}; redelivered tasks dropped by "
           f"the lock: {dropped}")
+    for node in nodes:
+        if not node.is_finished_ok:  # what went wrong, for the note
+            children = [(link.link_label, link.node.pk, link.node.process_state.value if link.node.process_state
+                         else None, link.node.exit_status) for link in node.base.links.get_outgoing(
+                             link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()]
+            print(f"not ok: {node.pk} {node.process_state} {node.exit_status} {node.exit_message!r} "
+                  f"children {children}")
+            print("  exception: " + (node.exception or "")[-800:].replace("\n", "\n  "))
+            for entry in orm.Log.collection.get_logs_for(node):
+                print(f"  log: {entry.message[:300]}")
     ok = len(nodes) == count == len(keys) == everything and states == Counter({"finished ok": count})
     print("RESULT: " + ("every polymer once, finished ok" if ok else "FAILED"))
 
