@@ -7,9 +7,11 @@ library and property-summary extras, merge_properties calcfunction, properties D
 membership) by bulk insert, then ``ANALYZE`` (what autovacuum does to a database that grew). Each query is timed
 ``--repeat`` times; figures only, no assertions (targets: full table <= 2 s, two-condition filter <= 0.5 s). Per
 query: the first run, the best, the CPU time of this process (Python and the driver; the database server's is not
-in it) in the best run and the load average after it::
+in it) in the best run, with ``--server-cpu`` the PostgreSQL backend's CPU time in it (parallel workers off; read
+from ``/proc``: on a shared machine the wall time is not the work), and the load average after it::
 
     .venv/bin/python benchmarks/database_queries.py [--polymers 100000] [--repeat 3] [--keep DIR] [--drop] [--cases 1,3]
+        [--server-cpu]
 
 ``--keep DIR``: the profile lives in DIR (its AIIDA_PATH) and in the database ``bench_queries_keep_N`` and is kept
 afterwards; a later run with the same DIR and N reuses it instead of generating the polymers again (while
@@ -21,6 +23,7 @@ Needs scripts/services.sh to work (root or sudo) to start PostgreSQL.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import secrets
 import shutil
@@ -34,14 +37,39 @@ os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.
 LABEL = "bench-synthetic"
 
 
-def timed(function, repeat: int) -> tuple[float, float, float, object]:
-    """(first wall time, best wall time, this process's CPU time in the best run, the last result)."""
+def timed(function, repeat: int, server=None) -> tuple[float, float, float, float, object]:
+    """(first wall time, best wall time, this process's CPU time and the server's (``server()``: CPU seconds so far;
+    NaN without) in the best run, the last result)."""
     times, result = [], None
+    server = server or (lambda: math.nan)
     for _ in range(repeat):
+        served = server()
         start, cpu = time.perf_counter(), time.process_time()
         result = function()
-        times.append((time.perf_counter() - start, time.process_time() - cpu))
+        wall, used = time.perf_counter() - start, time.process_time() - cpu
+        times.append((wall, used, server() - served))
     return times[0][0], *min(times), result
+
+
+def backend_cpu():
+    """A function giving the CPU seconds so far of the PostgreSQL backend of the profile storage's session (its
+    ``/proc`` stat), after turning its parallel workers off so that the backend does all of the server's work."""
+    from aiida.manage import get_manager
+    from sqlalchemy import text
+
+    session = get_manager().get_profile_storage().get_session()
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+    session.execute(text("SET max_parallel_workers_per_gather = 0"))
+    session.commit()
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def seconds() -> float:
+        if session.execute(text("SELECT pg_backend_pid()")).scalar() != pid:
+            return math.nan  # another connection of the pool: not measured
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return seconds
 
 
 def size(path: Path) -> int:
@@ -55,6 +83,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the profile in DIR; reuse it if there")
     parser.add_argument("--drop", action="store_true", help="with --keep: drop the kept profile and stop")
     parser.add_argument("--cases", help="only these queries, by number from 1, comma-separated (default: all)")
+    parser.add_argument("--server-cpu", action="store_true", help="also the PostgreSQL backend's CPU time per query "
+                        "(its parallel workers turned off)")
     args = parser.parse_args()
     if args.drop and not args.keep:
         parser.error("--drop needs --keep DIR")
@@ -147,11 +177,12 @@ def run(args, database: str, repository: Path, generate: bool = True) -> None:
     ]
     if args.cases:
         cases = [cases[int(i) - 1] for i in args.cases.split(",")]
-    print(f"\n{'query':88s} {'rows':>7s} {'first s':>8s} {'best s':>7s} {'CPU s':>6s} {'load':>5s}")
+    server = backend_cpu() if args.server_cpu else None
+    print(f"\n{'query':88s} {'rows':>7s} {'first s':>8s} {'best s':>7s} {'CPU s':>6s} {'server':>6s} {'load':>5s}")
     for title, function in cases:
-        first, best, cpu, frame = timed(function, args.repeat)
-        print(f"{title:88s} {len(frame):7d} {first:8.3f} {best:7.3f} {cpu:6.3f} {os.getloadavg()[0]:5.1f}",
-              flush=True)
+        first, best, cpu, served, frame = timed(function, args.repeat, server)
+        print(f"{title:88s} {len(frame):7d} {first:8.3f} {best:7.3f} {cpu:6.3f} {served:6.2f} "
+              f"{os.getloadavg()[0]:5.1f}", flush=True)
     print(f"\nPostgreSQL database: {total / 1e6:.1f} MB for {n} polymers = {total / n / 1024:.2f} KiB per polymer "
           f"({(total - empty) / n / 1024:.2f} KiB above the empty profile's {empty / 1e6:.1f} MB)")
     print(f"file repository: {size(repository) / 1e6:.2f} MB ({size(repository) / n:.0f} B per polymer; the "
