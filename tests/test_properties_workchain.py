@@ -116,6 +116,29 @@ def test_replicates_give_the_mean_and_the_run_to_run_sd(finished, polymer_codes_
     assert kappa["values"] == [t["thermal_conductivity"]["value"] for t in tables]
 
 
+def test_mechanics_and_glass_transition_stages_join_the_table(finished, polymer_codes_module):
+    """Switched on by their overrides, the deformation and the stepwise cooling run on the equilibrated cell (the
+    run above, from the cache) beside NEMD; their values join the table with the equilibration's flags."""
+    builder = _builder(polymer_codes_module, mechanics={}, glass_transition={"cooling": {"step": 50.0}})
+    assert builder.glass_transition.protocol["cooling"]["step"] == 50.0
+    with enable_caching():
+        results, node = run_get_node(builder)
+    assert node.exit_status in (0, 404), node.exit_message
+    calls = {link.link_label: link.node for link in node.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all()}
+    assert {"equilibrate", "nemd", "mechanics", "glass_transition"} <= set(calls)
+    final = calls["equilibrate"].outputs.final_data
+    assert calls["mechanics"].inputs.final_data.uuid == calls["glass_transition"].inputs.final_data.uuid == final.uuid
+    table = results["properties"].get_dict()
+    for stage, names in (("mechanics", ("youngs_modulus", "poisson_ratio", "bulk_modulus_uniaxial")),
+                         ("glass_transition", ("glass_transition_temperature", "thermal_expansion_above_tg",
+                                               "thermal_expansion_below_tg"))):
+        own = calls[stage].outputs.properties.get_dict()
+        for name in names:
+            assert table[name]["value"] == own[name]["value"], name
+            assert "not_converged" in table[name]["flags"], name  # carried over from the equilibration
+    assert table["density"] == finished[0]["properties"]["density"]
+
+
 def test_failed_nemd_still_outputs_the_table(finished, polymer_codes_module):
     """A NEMD failure (here a NEMD protocol the schema accepts but the stage refuses at run time: a profile window
     not a multiple of profile_every) ends with exit 403, the equilibrium table still output."""

@@ -290,5 +290,5 @@ SCHEMAS["glass_transition.yaml"] = GLASS_TRANSITION
 
 # the overrides of polymer.properties: one mapping per protocol file
 PROPERTIES_OVERRIDES = Section({**{name: Value("mapping", optional=True, nullable=True)
-                                   for name in ("charges", "equilibrate", "nemd")},
+                                   for name in ("charges", "equilibrate", "nemd", "mechanics", "glass_transition")},
                                 "replicates": integer(1, **OPTIONAL)})  # workchains/properties.py

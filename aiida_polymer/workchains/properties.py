@@ -12,7 +12,7 @@ from aiida.engine import WorkChain, if_
 
 from ..calcfunctions.collect import aggregate_replicates, assemble_charges, merge_properties
 from ..calcfunctions.system import cell_spec
-from ..chem import protocols
+from ..chem import glass_transition, mechanics, protocols
 from ..chem.protocol_schema import PROPERTIES_OVERRIDES
 from ..codes import PLUGINS
 from ..presets.resources import stage_options
@@ -21,11 +21,17 @@ from .charges import ChargesWorkChain
 from .charges import protocol as charges_protocol
 from .equilibrate import EquilibrateWorkChain
 from .exclusive import Exclusive
+from .glass_transition import GlassTransitionWorkChain
+from .mechanics import MechanicsWorkChain
 from .thermal_conductivity import ThermalConductivityWorkChain
 
 NEMD_SET_HERE = ("final_data", "parent_folder", "density", "heat_capacity", "equilibrium_properties", "convergence")
 
 PROTOCOLS = ("fast", "moderate", "precise")
+# the stages run on each equilibrated cell besides NEMD, switched on by their overrides: namespace -> workchain,
+# its protocol module, the stage preset of its jobs' resources, the key of its table in the merged properties
+CELL_STAGES = {"mechanics": (MechanicsWorkChain, mechanics, "nemd", "c_mechanics"),
+               "glass_transition": (GlassTransitionWorkChain, glass_transition, "nemd", "d_glass_transition")}
 
 
 class PropertiesWorkChain(Exclusive, WorkChain):
@@ -55,6 +61,10 @@ class PropertiesWorkChain(Exclusive, WorkChain):
                            namespace_options={"required": False, "populate_defaults": False,
                                               "help": "NEMD thermal conductivity; left out: not computed."})
         spec.inputs["nemd"].validator = None  # the cell comes from the equilibration
+        for name, (process, *_) in CELL_STAGES.items():
+            spec.expose_inputs(process, namespace=name, exclude=("final_data",),
+                               namespace_options={"required": False, "populate_defaults": False,
+                                                  "help": f"{process.__doc__.splitlines()[0]} Left out: not run."})
         spec.input("nemd_requires_equilibrium", valid_type=orm.Bool, default=lambda: orm.Bool(True),
                    help="Skip NEMD when the equilibration did not converge or the chains are aligned.")
         spec.input("replicates", valid_type=orm.Int, default=lambda: orm.Int(1), validator=_positive,
@@ -66,7 +76,8 @@ class PropertiesWorkChain(Exclusive, WorkChain):
             if_(cls.should_run_charges)(cls.run_charges, cls.inspect_charges),
             cls.run_equilibrate,
             cls.inspect_equilibrate,
-            if_(cls.should_run_nemd)(cls.run_nemd, cls.inspect_nemd),
+            cls.run_cell_stages,
+            cls.inspect_cell_stages,
             cls.results,
         )
         spec.output("properties", valid_type=orm.Dict, help="{name: {value, unit, stderr, flags}}.")
@@ -76,12 +87,16 @@ class PropertiesWorkChain(Exclusive, WorkChain):
                                    "cell and runs are the `equilibrate` and `nemd` outputs).")
         spec.expose_outputs(EquilibrateWorkChain, namespace="equilibrate")
         spec.expose_outputs(ThermalConductivityWorkChain, namespace="nemd", namespace_options={"required": False})
+        for name, (process, *_) in CELL_STAGES.items():
+            spec.expose_outputs(process, namespace=name, namespace_options={"required": False})
         spec.exit_code(201, "ERROR_INVALID_SMILES", message="Invalid SMILES: {message}")
         spec.exit_code(202, "ERROR_INVALID_PARAMETERS", message="Invalid parameters: {message}")
         spec.exit_code(401, "ERROR_CHARGES_FAILED", message="The charges of {smiles} failed: {message}")
         spec.exit_code(402, "ERROR_EQUILIBRATION_FAILED", message="The equilibration failed: {message}")
         spec.exit_code(403, "ERROR_NEMD_FAILED", message="The NEMD run failed (the other properties are output): "
                                                          "{message}")
+        spec.exit_code(404, "ERROR_CELL_STAGE_FAILED", message="A stage on the equilibrated cell failed (the other "
+                                                               "properties are output): {message}")
 
     @classmethod
     def get_builder_from_protocol(cls, codes: dict[str, orm.AbstractCode], smiles: str | list[str],
@@ -128,6 +143,13 @@ class PropertiesWorkChain(Exclusive, WorkChain):
                 codes["lmp"], protocol=protocol, overrides=overrides.get("nemd"),
                 options=stage("nemd", codes["lmp"], "nemd"))
         builder.nemd._update({"md": nemd.md._inputs(prune=True), "protocol": nemd.protocol})
+        for name, (_, module, preset, _) in CELL_STAGES.items():
+            if overrides.get(name) is not None:  # {} switches the stage on with the protocol's settings
+                with _overrides(name):
+                    settings = module.protocol(protocol, overrides[name] or None)
+                builder[name].protocol = orm.Dict(settings)
+                builder[name].md.lammps.code = codes["lmp"]
+                builder[name].md.lammps.metadata.options = stage(name, codes["lmp"], preset)
         builder.nemd_requires_equilibrium = orm.Bool(protocol != "fast")
         builder.replicates = orm.Int(overrides.get("replicates") or 1)
         return builder
@@ -193,12 +215,17 @@ class PropertiesWorkChain(Exclusive, WorkChain):
         self.out_many(self.exposed_outputs(self.ctx.equilibrate, EquilibrateWorkChain, namespace="equilibrate"))
         return None
 
-    def should_run_nemd(self) -> bool:
-        return bool(self.inputs.get("nemd"))
-
-    def run_nemd(self):
+    def run_cell_stages(self):
+        """On each replicate's equilibrated cell, side by side: NEMD and the stages of CELL_STAGES asked for."""
         for r in range(self.inputs.replicates.value):
-            self._run_nemd(r)
+            if self.inputs.get("nemd"):
+                self._run_nemd(r)
+            for name, (process, *_) in CELL_STAGES.items():
+                if self.inputs.get(name):
+                    inputs = AttributeDict(self.exposed_inputs(process, name))
+                    inputs.final_data = self.ctx[_label("equilibrate", r)].outputs.final_data
+                    inputs.metadata = {"call_link_label": _label(name, r)}
+                    self.to_context(**{_label(name, r): self.submit(process, **inputs)})
 
     def _run_nemd(self, r: int) -> None:
         equilibrate = self.ctx[_label("equilibrate", r)].outputs
@@ -214,24 +241,30 @@ class PropertiesWorkChain(Exclusive, WorkChain):
         inputs.metadata = {"call_link_label": _label("nemd", r)}
         self.to_context(**{_label("nemd", r): self.submit(ThermalConductivityWorkChain, **inputs)})
 
-    def inspect_nemd(self):
-        self.out_many(self.exposed_outputs(self.ctx.nemd, ThermalConductivityWorkChain, namespace="nemd"))
-        nonlinear = ThermalConductivityWorkChain.exit_codes.ERROR_NONLINEAR_PROFILE.status
-        for r in range(self.inputs.replicates.value):
-            node = self.ctx[_label("nemd", r)]
-            if not node.is_finished_ok and node.exit_status != nonlinear:
-                self.ctx.nemd_failure = f"{_label('nemd', r)}: {node.exit_message or node.process_state}"
-            elif not node.is_finished_ok:
-                self.report(f"{_label('nemd', r)}: the NEMD profile failed the linearity gates: κ is flagged "
-                            f"({node.exit_message})")
+    def inspect_cell_stages(self):
+        stages = {"nemd": (ThermalConductivityWorkChain, "nemd_failure"),
+                  **{name: (process, "cell_stage_failure") for name, (process, *_) in CELL_STAGES.items()}}
+        for name, (process, failure) in stages.items():
+            if _label(name, 0) not in self.ctx:
+                continue
+            self.out_many(self.exposed_outputs(self.ctx[_label(name, 0)], process, namespace=name))
+            gate = process.exit_codes.ERROR_NONLINEAR_PROFILE if name == "nemd" else process.exit_codes.ERROR_GATE
+            for r in range(self.inputs.replicates.value):
+                node = self.ctx[_label(name, r)]
+                if not node.is_finished_ok and node.exit_status != gate.status:
+                    self.ctx[failure] = f"{_label(name, r)}: {node.exit_message or node.process_state}"
+                elif not node.is_finished_ok:
+                    self.report(f"{_label(name, r)}: {node.exit_message} (its properties are flagged)")
         return None
 
     def _table(self, r: int) -> orm.Dict:
-        """The property table of replicate ``r``: its equilibrium properties and its NEMD ones."""
+        """The property table of replicate ``r``: its equilibrium properties, then those of NEMD and of the other
+        stages on its cell."""
         tables = {"a_equilibrium": self.ctx[_label("equilibrate", r)].outputs.properties}
-        nemd = self.ctx.get(_label("nemd", r))
-        if nemd is not None and "properties" in nemd.outputs:
-            tables["b_nemd"] = nemd.outputs.properties
+        for name, key in (("nemd", "b_nemd"), *((name, stage[3]) for name, stage in CELL_STAGES.items())):
+            node = self.ctx.get(_label(name, r))
+            if node is not None and "properties" in node.outputs:
+                tables[key] = node.outputs.properties
         return merge_properties(**tables)
 
     def results(self):
@@ -247,6 +280,8 @@ class PropertiesWorkChain(Exclusive, WorkChain):
         self._store_summary(properties)
         if "nemd_failure" in self.ctx:
             return self.exit_codes.ERROR_NEMD_FAILED.format(message=self.ctx.nemd_failure)
+        if "cell_stage_failure" in self.ctx:
+            return self.exit_codes.ERROR_CELL_STAGE_FAILED.format(message=self.ctx.cell_stage_failure)
         return None
 
     def _store_summary(self, properties: orm.Dict) -> None:
