@@ -100,7 +100,9 @@ def check(label: str, count: int, log: list[str]) -> None:
                              link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()]
             print(f"not ok: {node.pk} {node.process_state} {node.exit_status} {node.exit_message!r} "
                   f"children {children}")
-            print("  exception: " + (node.exception or "")[-800:].replace("\n", "\n  "))
+            for failed in [node, *(link.node for link in node.base.links.get_outgoing().all()
+                                   if isinstance(link.node, orm.ProcessNode) and link.node.is_excepted)]:
+                print(f"  exception of {failed.pk}: " + (failed.exception or "")[-1200:].replace("\n", "\n  "))
             for entry in orm.Log.collection.get_logs_for(node):
                 print(f"  log: {entry.message[:300]}")
     ok = len(nodes) == count == len(keys) == everything and states == Counter({"finished ok": count})

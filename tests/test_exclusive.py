@@ -14,15 +14,19 @@ from aiida_polymer.stackcheck import StackCheckWorkChain
 from aiida_polymer.workchains.exclusive import Exclusive
 
 WORKFLOWS = sorted(ep.name for ep in entry_points(group="aiida.workflows") if ep.name.startswith("polymer."))
+JOBS = sorted(ep.name for ep in entry_points(group="aiida.calculations")
+              if ep.name.startswith("polymer.") and isinstance(ep.load(), type))  # CalcJobs, not calcfunctions
 
 
-def test_every_workflow_is_registered():
-    assert len(WORKFLOWS) >= 7, WORKFLOWS
+def test_every_process_is_registered():
+    assert len(WORKFLOWS) >= 9, WORKFLOWS
+    assert JOBS == ["polymer.amber", "polymer.lammps", "polymer.psi4", "polymer.psi4.unit"], JOBS
 
 
-@pytest.mark.parametrize("name", WORKFLOWS)
-def test_workflow_is_exclusive(name):
-    (entry,) = entry_points(group="aiida.workflows", name=name)
+@pytest.mark.parametrize("group,name", [("aiida.workflows", n) for n in WORKFLOWS]
+                         + [("aiida.calculations", n) for n in JOBS])
+def test_process_is_exclusive(group, name):
+    (entry,) = entry_points(group=group, name=name)
     process = entry.load()
     assert issubclass(process, Exclusive), f"{name} ({process.__name__}) does not take the workflow lock"
     assert process.__mro__.index(Exclusive) < process.__mro__.index(

@@ -160,8 +160,10 @@ def codes(aiida_code_installed):
 def test_properties_overrides_are_checked_at_every_level(codes):
     properties = WorkflowFactory("polymer.properties")
     with pytest.raises(ProtocolError, match=r"^unknown key 'equlibrate' in the properties overrides; "
-                                            r"did you mean 'equilibrate'\?$"):
+                                            r"did you mean 'equilibrate'( or 'replicates')?\?$"):
         properties.get_builder_from_protocol(codes, "*CC*", "fast", {"equlibrate": {}})
+    with pytest.raises(ProtocolError, match=r"^'replicates' must be >= 1, got 0 \(properties overrides\)$"):
+        properties.get_builder_from_protocol(codes, "*CC*", "fast", {"replicates": 0})
     with pytest.raises(ProtocolError, match=r"^overrides\['nemd'\]: 'method' is not a key of the nemd protocol's "
                                             r"top level; did you mean 'nemd.method'\?$"):
         properties.get_builder_from_protocol(codes, "*CC*", "fast", {"nemd": {"method": "langevin"}})

@@ -19,6 +19,7 @@ from ..chem.lammps_input import (
     render_phase,
     stages_of,
 )
+from ..workchains.exclusive import Exclusive
 
 INPUT, LOG, DATA, PARENT_DATA, PARENT_RESTART = "in.lammps", "log.lammps", "system.data", "parent.data", \
     "parent.restart"
@@ -50,7 +51,7 @@ def timeout_for(seconds: int | None) -> str | None:
     return None if left is None else f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}"
 
 
-class LammpsCalculation(CalcJob):
+class LammpsCalculation(Exclusive, CalcJob):
     """Run one stage (see :class:`aiida_polymer.chem.lammps_input.Stage`), or a phase of several, with
     ``lmp -in in.lammps``.
 

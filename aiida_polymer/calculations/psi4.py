@@ -9,6 +9,7 @@ from aiida.engine import CalcJob
 
 from ..chem.psi4_io import ESP_FILE, GEOMETRY_FILE, GRID_FILE, Psi4Task, write_grid, write_input
 from ..chem.psi4_unit import GRID_MODULE, UnitJob, grid_module, write_unit_input
+from ..workchains.exclusive import Exclusive
 
 INPUT, OUTPUT = "input.dat", "output.dat"
 
@@ -54,7 +55,7 @@ def run_psi4(calc: CalcJob, retrieve: list[str]) -> datastructures.CalcInfo:
     return calcinfo
 
 
-class Psi4Calculation(CalcJob):
+class Psi4Calculation(Exclusive, CalcJob):
     """Run ``psi4 -n T input.dat output.dat`` for one :class:`~aiida_polymer.chem.psi4_io.Psi4Task`.
 
     Failed runs are never reused by AiiDA's caching: only a calculation that finished OK is a valid cache source.
@@ -123,7 +124,7 @@ def _validate_unit_parameters(value: orm.Dict, _) -> str | None:
     return None
 
 
-class Psi4UnitCalculation(CalcJob):
+class Psi4UnitCalculation(Exclusive, CalcJob):
     """The QM of a unit in one job (:mod:`aiida_polymer.chem.psi4_unit`): every conformer optimised, the ESP of the
     lowest on its MSK grid, its polarizability. Each finished stage is an output of its own, also when a later
     stage fails, so the workflow continues from there (``polymer.charges``)."""

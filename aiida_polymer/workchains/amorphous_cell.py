@@ -7,9 +7,9 @@ from typing import Any
 
 from aiida import orm
 from aiida.engine import ExitCode, ToContext, WorkChain
-from aiida_shell import ShellJob
 
 from ..calcfunctions.system import build_cell, build_template
+from ..calculations.amber import AmberToolsJob
 from ..chem import amber
 from ..chem.builder import CHARGE_METHODS, CellSpec
 from ..chem.monomer import MonomerError, parse_end_group, parse_repeat_unit
@@ -112,7 +112,7 @@ class AmorphousCellWorkChain(Exclusive, WorkChain):
     def run_antechamber(self):
         inputs = self._shell_inputs(self.inputs.antechamber, amber.ANTECHAMBER_ARGS, self.ctx.template,
                                     ("structure", "structure.sdf"), "typed.mol2")
-        return ToContext(antechamber=self.submit(ShellJob, **inputs))
+        return ToContext(antechamber=self.submit(AmberToolsJob, **inputs))
 
     def run_parmchk2(self):
         job = self.ctx.antechamber
@@ -120,7 +120,7 @@ class AmorphousCellWorkChain(Exclusive, WorkChain):
             return self.exit_codes.ERROR_ANTECHAMBER_FAILED.format(status=job.exit_status)
         inputs = self._shell_inputs(self.inputs.parmchk2, amber.PARMCHK2_ARGS, job.outputs.typed_mol2,
                                     ("typed", "typed.mol2"), "missing.frcmod")
-        return ToContext(parmchk2=self.submit(ShellJob, **inputs))
+        return ToContext(parmchk2=self.submit(AmberToolsJob, **inputs))
 
     def make_cell(self):
         job = self.ctx.parmchk2

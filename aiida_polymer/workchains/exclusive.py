@@ -1,4 +1,4 @@
-"""One daemon worker per workflow, whatever the broker redelivers.
+"""One daemon worker per process (workflow or calculation job), whatever the broker redelivers.
 
 RabbitMQ delivers a task at least once: after a broker restart it hands the task of a process that a worker still
 runs to another worker (aiida-core issue #1748), and two workers running one workflow write over each other's node
@@ -17,7 +17,9 @@ submitted twice (seen once in 100 amorphous-cell workflows through killed worker
 :meth:`Exclusive.submit` therefore reuses the process of that call label the workflow already called: the package's
 workchains give every process they submit a label of its own (a stage's name, ``iteration_NN``, ``charges_i``).
 
-Every workchain of the pipeline and the stack check (:mod:`aiida_polymer.stackcheck`) derives from it.
+Every workchain and calculation job of the pipeline (AmberTools as ``polymer.amber``, aiida-shell's ShellJob with the
+lock) and the stack check (:mod:`aiida_polymer.stackcheck`) derive from it: a calculation job run by two workers at
+once was seen to except (1 of 100 cell workflows through the faults of benchmarks/campaign_faults.py).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ LOCKS = _ProcessLocks()
 
 
 class Exclusive:
-    """Mixin for a WorkChain (first in the bases): run only by the worker that holds the workflow's lock."""
+    """Mixin for a WorkChain or CalcJob (first in the bases): run only by the worker that holds the process's lock."""
 
     def load_instance_state(self, saved_state, load_context):
         super().load_instance_state(saved_state, load_context)
