@@ -12,7 +12,7 @@ from ..chem.lammps_input import FINAL_RESTART, PHASE, RESTART_FILES, stage_files
 from .exclusive import Exclusive
 
 LammpsCalculation = CalculationFactory("polymer.lammps")
-SERIES = ("thermo", "rg", "com", "dipole", "nemd_profile", "nemd_flux", "nemd_heat_flux")
+SERIES = ("thermo", "rg", "com", "dipole", "nemd_profile", "nemd_flux", "nemd_heat_flux", "deformation")
 
 
 class LammpsBaseWorkChain(Exclusive, BaseRestartWorkChain):
