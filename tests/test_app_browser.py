@@ -2,7 +2,8 @@
 127.0.0.1 and refuses requests without Jupyter's token; then a real headless browser (Debian's chromium and
 chromedriver, driven by selenium) goes through the pages — a bad SMILES and its message, a good one and its
 depiction, the database page filtered, a point of the Pareto plot clicked to open that run's results (property
-table, provenance picture), the Follow page. Screenshots of each page are saved as test artefacts
+table, provenance picture), the Follow page, and the results page of a real (tiny) MD run with its plots (thermo
+traces, compression, NEMD profile) and the quantum-corrected Cp. Screenshots of each page are saved as test artefacts
 (``$AIIDA_POLYMER_ARTEFACTS``, default ``test-artefacts/app/``)."""
 
 import contextlib
@@ -39,7 +40,22 @@ def campaign(aiida_profile, polymer_codes_module):
 
 
 @pytest.fixture(scope="module")
-def server(aiida_profile, campaign):
+def md_run(aiida_profile, polymer_codes_module):
+    """polymer.properties on the tiny system of tests/test_properties_workchain.py (the same builder: with caching,
+    whichever module runs first computes it and the other is served from the cache)."""
+    from aiida.engine import run_get_node
+    from aiida.manage.caching import enable_caching
+
+    from tests.test_properties_workchain import _builder
+
+    with enable_caching():
+        _, node = run_get_node(_builder(polymer_codes_module))
+    assert node.is_finished_ok, node.exit_message
+    return node
+
+
+@pytest.fixture(scope="module")
+def server(aiida_profile, campaign, md_run):
     """``aiida-polymer gui`` on a free port, with the test profile (its config dir is $AIIDA_PATH here)."""
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, AIIDA_POLYMER_PROFILE=aiida_profile.name, AIIDA_POLYMER_GUI_TOKEN=token)
@@ -137,17 +153,17 @@ def _shot(driver, name: str) -> None:
     driver.save_screenshot(str(ARTEFACTS / f"{name}.png"))
 
 
-def test_app_in_a_browser(server, browser, campaign):
+def test_app_in_a_browser(server, browser, campaign, md_run):
     base, token = server
     try:
-        _walk_through(browser, base, token, campaign)
+        _walk_through(browser, base, token, campaign, md_run)
     except Exception:  # what the browser showed when it failed, for the artefacts
         _shot(browser, "failure")
         (ARTEFACTS / "failure.html").write_text(browser.page_source)
         raise
 
 
-def _walk_through(browser, base, token, campaign):
+def _walk_through(browser, base, token, campaign, md_run):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -219,5 +235,14 @@ def _walk_through(browser, base, token, campaign):
     _wait(browser, ec.text_to_be_present_in_element((css, ".polymer-follow-state"), "finished"))
     _wait(browser, ec.text_to_be_present_in_element((css, ".polymer-follow-tree"), f"PropertiesWorkChain<{pk}>"))
     _shot(browser, "follow")
-    for name in ("new_polymer_error", "new_polymer", "database", "results", "follow"):
+
+    # a real MD run: its plots (thermo traces, compression, NEMD profile) and the quantum-corrected Cp in the table
+    browser.set_window_size(1280, 1500)
+    browser.get(f"{base}/voila/render/notebooks/results.ipynb?pk={md_run.pk}&token={token}")
+    _wait(browser, ec.visibility_of_element_located((css, ".polymer-property-table")))
+    _wait(browser, lambda d: len(d.find_elements(css, "img.polymer-plot")) >= 3)
+    table = browser.find_element(css, ".polymer-property-table").text
+    assert "heat_capacity_cp_quantum" in table and "thermal_conductivity" in table
+    _shot(browser, "results_md")
+    for name in ("new_polymer_error", "new_polymer", "database", "results", "follow", "results_md"):
         assert (ARTEFACTS / f"{name}.png").stat().st_size > 10_000
