@@ -16,6 +16,9 @@ checkpoint was saved runs that step again when the workflow is resumed (at-least
 submitted twice (seen once in 100 amorphous-cell workflows through killed workers, benchmarks/campaign_faults.py).
 :meth:`Exclusive.submit` therefore reuses the process of that call label the workflow already called: the package's
 workchains give every process they submit a label of its own (a stage's name, ``iteration_NN``, ``charges_i``).
+A submission whose task could not be sent because RabbitMQ was restarting (the child stored with its checkpoint, the
+step about to fail, the workflow to end excepted: seen once in 100 cell workflows) sends the task again once the
+broker is back.
 
 Every workchain and calculation job of the pipeline (AmberTools as ``polymer.amber``, aiida-shell's ShellJob with the
 lock) and the stack check (:mod:`aiida_polymer.stackcheck`) derive from it: a calculation job run by two workers at
@@ -92,16 +95,44 @@ class Exclusive:
     def submit(self, process, inputs: dict[str, Any] | None = None, **kwargs):
         """Submit ``process``, or return the one of the same call label an interrupted attempt of this step
         submitted."""
-        from aiida.common.links import LinkType
-
         metadata = {**(inputs or {}), **kwargs}.get("metadata") or {}
         label = metadata.get("call_link_label")
-        if label and label != "CALL":
-            links = self.node.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK),
-                                                      link_label_filter=label).all()
-            if links:
-                node = max((link.node for link in links), key=lambda node: node.ctime)
-                self.report(f"{label}: reusing {node.process_label}<{node.pk}>, submitted by an interrupted "
-                            f"attempt of this step")
+        if not label or label == "CALL":
+            return super().submit(process, inputs, **kwargs)
+        node = self._called_with(label)
+        if node is not None:
+            self.report(f"{label}: reusing {node.process_label}<{node.pk}>, submitted by an interrupted attempt of "
+                        f"this step")
+            return node
+        try:
+            return super().submit(process, inputs, **kwargs)
+        except Exception as exc:  # the broker went away after the process was stored with its checkpoint
+            node = self._called_with(label)
+            if node is None or node.process_state is None or node.process_state.value != "created" \
+                    or node.checkpoint is None:
+                raise
+            return self._send_task(node, exc)
+
+    def _called_with(self, label: str):
+        """The latest process this workflow called with ``label``, or None."""
+        from aiida.common.links import LinkType
+
+        links = self.node.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK),
+                                                  link_label_filter=label).all()
+        return max((link.node for link in links), key=lambda node: node.ctime) if links else None
+
+    def _send_task(self, node, error: Exception, attempts: int = 12, wait: float = 5.0):
+        """Send the task of ``node`` (stored, checkpointed, its task lost with the broker connection) once the
+        broker is back: RabbitMQ restarting while a step submits would otherwise leave the workflow excepted."""
+        import time
+
+        for attempt in range(attempts):
+            self.report(f"submitting {node.process_label}<{node.pk}> failed ({type(error).__name__}: {error}); "
+                        f"sending its task again in {wait:g} s ({attempt + 1}/{attempts})")
+            time.sleep(wait)
+            try:
+                self.runner.controller.continue_process(node.pk, nowait=False, no_reply=True)
                 return node
-        return super().submit(process, inputs, **kwargs)
+            except Exception as exc:  # still no broker
+                error = exc
+        raise error
