@@ -31,9 +31,9 @@ from typing import Any
 
 import kiwipy
 
-LOCK_CLASS = 0x41504C59  # the first key of the advisory locks ("APLY"); the second is the workflow's pk
+LOCK_CLASS = 0x41504C59  # the first key of the advisory locks ("APLY"); the second is the process's pk
 KEYS = "(CAST(:c AS integer), CAST(:pk AS integer))"
-DROPPED = "dropped a redelivered task: another daemon worker runs this workflow (it holds its lock)"
+DROPPED = "dropped a redelivered task: another daemon worker runs this process (it holds its lock)"
 
 
 class _ProcessLocks:
