@@ -83,10 +83,16 @@ class Exclusive:
     """Mixin for a WorkChain or CalcJob (first in the bases): run only by the worker that holds the process's lock."""
 
     def load_instance_state(self, saved_state, load_context):
+        """Take the lock before anything of the process is recreated: a worker that does not hold it leaves the node
+        alone (no state recreated, nothing logged but the drop, nothing that could fail and mark it excepted while
+        its owner runs it)."""
+        pk = saved_state.get(self.SaveKeys.CALC_ID.value)
+        if pk is not None and not LOCKS.take(pk):
+            from aiida import orm
+
+            orm.load_node(pk).logger.report(DROPPED)
+            raise kiwipy.DuplicateSubscriberIdentifier(f"process<{pk}> runs in another daemon worker")
         super().load_instance_state(saved_state, load_context)
-        if not LOCKS.take(self.node.pk):
-            self.report(DROPPED)
-            raise kiwipy.DuplicateSubscriberIdentifier(f"process<{self.node.pk}> runs in another daemon worker")
 
     def on_close(self):
         super().on_close()
