@@ -30,7 +30,8 @@ KEY = "polymer_key"
 SETTINGS = "campaign"  # the group extra that holds the campaign's settings and library
 LIBRARY = "library"  # the workflow extra: [{"campaign", "id", "line", "metadata"}, ...]
 DESCRIPTION = "aiida-polymer polymer key: "  # + the key: the workflow's description, stored with the node
-WORKFLOWS = {"properties": "aiida.workflows:polymer.properties", "cell": "aiida.workflows:polymer.amorphous_cell"}
+WORKFLOWS = {"properties": "aiida.workflows:polymer.properties", "cell": "aiida.workflows:polymer.amorphous_cell",
+             "synthetic": "aiida.workflows:polymer.design.synthetic"}  # synthetic: the design loop's stand-in
 ACTIVE = ("created", "waiting", "running")
 BATCH = 500  # keys per query (SQLite's limit on bound parameters)
 DEFAULT_CONCURRENT = 4
@@ -151,6 +152,8 @@ class PolymerController(BaseSubmissionController):
 def load_codes(settings: Settings) -> dict:
     """The campaign's codes (stored as LABEL@COMPUTER), defaults on localhost; a missing one is a CampaignError."""
     names = ("lmp", "antechamber", "parmchk2") + (("psi4",) if settings.workflow == "properties" else ())
+    if settings.workflow == "synthetic":  # no code: the stand-in computes in the daemon worker
+        names = ()
     codes = {}
     for name in names:
         label = settings.codes.get(name) or f"{name}@localhost"
@@ -166,8 +169,12 @@ def make_builder(settings: Settings, entry: Entry, codes: dict):
     from ..workchains.equilibrate import EquilibrateWorkChain
     from ..workchains.properties import PropertiesWorkChain
 
-    overrides = _merge(settings.overrides, {"equilibrate": {"cell": entry.cell()}} if entry.cell() else {})
     protocol = entry.protocol or settings.protocol
+    if settings.workflow == "synthetic":
+        from ..design.synthetic_workflow import SyntheticPropertiesWorkChain
+
+        return SyntheticPropertiesWorkChain.get_builder_from_protocol(list(entry.units), protocol, settings.overrides)
+    overrides = _merge(settings.overrides, {"equilibrate": {"cell": entry.cell()}} if entry.cell() else {})
     if settings.workflow == "properties":
         return PropertiesWorkChain.get_builder_from_protocol(
             codes, list(entry.units), protocol, overrides or None, settings.options or None,

@@ -574,6 +574,7 @@ def _echo_new_reports(node, seen: int) -> int:
 
 
 from .campaign import campaign  # noqa: E402  (the group uses this module's helpers)
+from .design import design  # noqa: E402
 from .export import export  # noqa: E402
 from .gui import gui  # noqa: E402
 from .plot import plot  # noqa: E402
@@ -581,6 +582,7 @@ from .query import query  # noqa: E402
 from .validate import validate  # noqa: E402
 
 cli.add_command(campaign)
+cli.add_command(design)
 cli.add_command(export)
 cli.add_command(gui)
 cli.add_command(plot)
