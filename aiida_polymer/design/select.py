@@ -180,12 +180,25 @@ def _chunks(items: Iterable, size: int):
         yield block
 
 
+def _featurise_block(featuriser, block: list[tuple[str, str]], start: int) -> np.ndarray:
+    """Features of a chunk; a ValueError names the bad candidate's id and stream position."""
+    try:
+        return featuriser([s for _, s in block])
+    except ValueError:
+        for k, (cid, smi) in enumerate(block):
+            try:
+                featuriser([smi])
+            except ValueError as exc:
+                raise ValueError(f"candidate {cid!r} (eligible candidate {start + k}, {smi!r}): {exc}") from exc
+        raise
+
+
 def _diverse(train_X: np.ndarray, sample: list[tuple[str, str]], batch: int, rng: random.Random,
              featuriser) -> list[Pick]:
     """Greedy max-min MinMax distance from the training units (or from a random first pick)."""
     if not sample:
         return []
-    X = featuriser([s for _, s in sample])[:, :N_FINGERPRINT]
+    X = _featurise_block(featuriser, sample, 0)[:, :N_FINGERPRINT]
     if train_X.shape[0]:
         mind = (1.0 - minmax_similarity(X, train_X[:, :N_FINGERPRINT])).min(axis=1)
         first = None
@@ -321,7 +334,7 @@ def propose(
     keep_X = np.empty((0, train_X.shape[1]), dtype=np.float32)
     n_scored = 0
     for block in _chunks(stream, chunk):
-        X = featuriser([s for _, s in block])
+        X = _featurise_block(featuriser, block, n_scored)
         means, stds = scorer.predict(X)
         s = scorer.score(means, stds)
         order = np.arange(n_scored, n_scored + len(block))

@@ -158,3 +158,13 @@ def test_short_loop_beats_random_search():
         rnd = np.mean([percentile(_loop(units, cache, s, False)) for s in range(3)])
     assert bo >= 0.995, (bo, rnd)
     assert bo - rnd >= 0.01, (bo, rnd)
+
+
+def test_invalid_candidate_is_named(lib):
+    units, _ = lib
+    smiles, values = _train(units, 10)
+    bad = [*units[10:30], ("bad-1", "*CC(*"), *units[30:40]]
+    with pytest.raises(ValueError, match=r"'bad-1' \(eligible candidate 20"):
+        propose(smiles, values, [parse_objective("max:p")], [], bad, 3, chunk=8)
+    with pytest.raises(ValueError, match="'bad-1'"):
+        propose([], np.empty((0, 1)), [parse_objective("max:p")], [], bad, 3)
