@@ -226,7 +226,7 @@ def submit_batch(group: orm.Group, max_concurrent: int | None = None, batch: Bat
         group.add_nodes([node])
         (batch.adopted if how == "adopted" else batch.linked)[key] = pk
     submitted = controller.submit_new_batch(sort=True)
-    batch.submitted = {extras[0]: node.pk for extras, node in submitted.items()}
+    batch.submitted.update({extras[0]: node.pk for extras, node in submitted.items()})  # added to a failed try's
     for key, reason in controller._failed.items():
         batch.rejected[key] = reason
         settings.rejected += [{"line": row["line"], "id": row["id"], "reason": reason}
