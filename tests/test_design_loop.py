@@ -36,13 +36,13 @@ def _library(path, units: list[tuple[str, str]]):
 
 def _computable(units: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The units the pipeline computes (the oracle's library has some elements GAFF2 does not type, e.g. Si)."""
-    from aiida_polymer.chem.monomer import MonomerError, parse_repeat_unit
+    from aiida_polymer.chem.monomer import parse_repeat_unit
 
     out = []
     for ident, smiles in units:
         try:
             parse_repeat_unit(smiles)
-        except MonomerError:
+        except Exception:  # MonomerError, or RDKit's (KekulizeException)
             continue
         out.append((ident, smiles))
     return out
@@ -214,3 +214,54 @@ def test_bad_design_input_is_a_clean_error(daemon, library):
     assert not _workflows("bad-input") and not _workflows("started")
     missing = runner.invoke(cli, ["design", "status", "nosuch"])
     assert missing.exit_code == 1 and "no design 'nosuch'" in missing.output
+
+
+def test_flagged_and_missing_values_are_left_out_with_their_reason(tmp_path):
+    """The training set of a round (no AiiDA needed): a gated value is missing for the surrogate, a polymer
+    without any usable objective value is excluded with the reason, and no excluded candidate is picked."""
+    from contextlib import contextmanager
+
+    units = _computable(oracle.library(60))[:40]
+    library = _library(tmp_path / "library.csv", units)
+
+    def entry(value, flags=(), stderr=0.01):
+        return {"thermal_conductivity": {"value": value, "unit": "W/(m K)", "stderr": stderr, "flags": list(flags)}}
+
+    tables = {"train_0000": entry(0.3), "train_0001": entry(0.5), "train_0002": entry(0.4),
+              "train_0003": entry(0.45), "train_0004": entry(0.9, ["nonlinear_profile"]),
+              "train_0005": entry(0.2, stderr=0.3), "train_0006": {}}
+    index = {label: {"key": f"k{i}", "id": units[i][0], "smiles": units[i][1], "workflow": f"uuid{i}"}
+             for i, label in enumerate(sorted(tables))}
+    config = {"group": "g", "round": 2, "batch": 3, "objectives": [{"property": "thermal_conductivity",
+                                                                   "goal": "max", "low": None, "high": None}],
+              "constraints": [], "seed": 0, "protocol": "fast", "workflow": "synthetic", "temperature": 300.0,
+              "pressure": 1.0, "overrides": {}, "chunk": 7, "library_sha256": "x", "library_name": "library.csv",
+              "training": index, "excluded": [{"id": units[7][0], "key": "k7", "reason": "failed [310] ..."}],
+              "exclude": {units[i][0]: "computed" for i in range(8)}, "known_keys": {}, "invalid_lines": []}
+
+    @contextmanager
+    def open_library():
+        with open(library) as handle:
+            yield handle
+
+    result = rounds.propose_round(config, open_library, tables)
+    used = {p["input"]: p for p in result["training"]["polymers"]}
+    assert set(used) == {"train_0000", "train_0001", "train_0002", "train_0003"}
+    excluded = {item.get("input", item["id"]): item["reason"] for item in result["excluded"]}
+    assert "flagged: profile not linear" in excluded[units[4][0]]
+    assert "flagged: noise" in excluded[units[5][0]]
+    assert "thermal_conductivity: missing" in excluded[units[6][0]]
+    assert excluded[units[7][0]].startswith("failed [310]")
+    assert result["model_hash"] and len(result["picks"]) == 3
+    assert not {p["id"] for p in result["picks"]} & {units[i][0] for i in range(8)}
+    assert all(p["line"] == 2 + [u[0] for u in units].index(p["id"]) for p in result["picks"])
+
+
+def test_progress_curves_and_hypervolume():
+    from aiida_polymer.design import progress
+
+    assert progress.hypervolume_2d([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0], [1.5, 1.5]], [0.0, 0.0]) == 6.0
+    best = progress.best_so_far([0.1, float("nan"), 0.5, 0.9, 0.3], [True, True, True, False, True])
+    assert list(best) == [0.1, 0.1, 0.5, 0.5, 0.5]
+    window = progress.utility([0.5, 1.1, 1.5], "window", 1.0, 1.2)
+    assert list(window) == pytest.approx([-0.5, 0.0, -0.3])

@@ -135,7 +135,7 @@ def _dry_run(label: str, library: str, objectives, constraints, arguments: dict)
     result = rounds.propose_round({**config, "round": number}, open_library, training)
     lines = [f"dry run of design {label!r}, round {number}: nothing stored, nothing submitted",
              f"trained on {len(result['training']['polymers'])} polymers, {len(result['excluded'])} excluded; model "
-             f"{result['model_hash'] or result['model'].get('kind', '')}"]
+             f"{result['model_hash'] or result['model'].get('mode', '')}"]
     lines += [f"  pick {p['id']} (line {p['line']}): {p['smiles']}  score {p['score']}" for p in result["picks"]]
     lines += [f"  dropped {d['id']}: {d['reason']}" for d in result["dropped"]]
     if result["skipped_rows"]:

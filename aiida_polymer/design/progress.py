@@ -8,8 +8,7 @@ workflow), each with its objective and constraint values (NaN: missing, flagged 
 - :func:`best_so_far`: the best utility among the first n feasible polymers (those that meet every constraint),
   for every n;
 - :func:`hypervolume_2d`: the area dominated by the Pareto front of two utilities above a reference point (the
-  hypervolume indicator of Zitzler & Thiele, 1999, in two dimensions: a sum of rectangles over the front sorted by
-  the first utility);
+  hypervolume indicator of Zitzler & Thiele, 1999; the loop's own :mod:`aiida_polymer.design.acquisition`);
 - :func:`progress_figure`: best-so-far (and, for two objectives, the hypervolume) against polymers computed.
 """
 
@@ -46,32 +45,27 @@ def best_so_far(utilities: Sequence[float], feasible: Sequence[bool] | None = No
 
 
 def pareto_mask(points: np.ndarray) -> np.ndarray:
-    """The non-dominated rows of ``points`` (n, 2), larger better; rows with a NaN are never on the front."""
+    """The non-dominated rows of ``points`` (n, 2), larger better; rows with a NaN are never on the front
+    (:func:`aiida_polymer.design.acquisition.pareto_front`, the loop's own)."""
+    from .acquisition import pareto_front
+
     points = np.asarray(points, dtype=float).reshape(-1, 2)
-    finite = np.all(np.isfinite(points), axis=1)
-    front = np.zeros(len(points), dtype=bool)
-    for i in np.flatnonzero(finite):
-        others = points[finite]
-        dominated = np.any(np.all(others >= points[i], axis=1) & np.any(others > points[i], axis=1))
-        front[i] = not dominated
-    return front
+    mask = np.zeros(len(points), dtype=bool)
+    if len(points):
+        mask[pareto_front(points, ("max", "max"))] = True
+    return mask
 
 
 def hypervolume_2d(points: np.ndarray, reference: Sequence[float]) -> float:
-    """The area dominated by ``points`` (n, 2, larger better) and bounded below by ``reference``."""
+    """The area dominated by ``points`` (n, 2, larger better) and bounded below by ``reference``
+    (:func:`aiida_polymer.design.acquisition.hypervolume_2d` over their Pareto front)."""
+    from .acquisition import hypervolume_2d as area
+
     points = np.asarray(points, dtype=float).reshape(-1, 2)
-    ref = np.asarray(reference, dtype=float)
-    points = points[np.all(np.isfinite(points), axis=1) & np.all(points > ref, axis=1)]
+    points = points[np.all(np.isfinite(points), axis=1)]
     if not len(points):
         return 0.0
-    front = points[pareto_mask(points)]
-    front = front[np.argsort(-front[:, 0])]  # first utility down, so the second goes up along the front
-    area, top = 0.0, ref[1]
-    for x, y in front:
-        if y > top:
-            area += (x - ref[0]) * (y - top)
-            top = y
-    return float(area)
+    return float(area(points[pareto_mask(points)], np.asarray(reference, dtype=float), ("max", "max")))
 
 
 def reference_point(utilities: np.ndarray) -> np.ndarray:
@@ -138,7 +132,8 @@ def progress_figure(table: Mapping[str, Any], objectives: Sequence[Mapping[str, 
                     units: Mapping[str, str] | None = None,
                     random_baseline: Mapping[str, Sequence[float]] | None = None) -> Figure:
     """Best objective so far against the number of polymers computed, one panel per objective (and the
-    hypervolume for two); round boundaries dotted; every computed value as a grey dot. ``random_baseline``:
+    hypervolume for two); round boundaries dotted; every computed value as a grey dot (hollow: it fails a
+    constraint, or its workflow failed). ``random_baseline``:
     per property a best-so-far curve of random search to draw beside it."""
     from ..database.plots import _label
 
@@ -149,7 +144,12 @@ def progress_figure(table: Mapping[str, Any], objectives: Sequence[Mapping[str, 
     starts = [int(n[i]) - 0.5 for i in range(1, len(n)) if rounds[i] != rounds[i - 1]]
     for axis, objective in zip(axes, objectives, strict=False):
         name = objective["property"]
-        axis.plot(n, table[name], "o", color="#9a9a9a", markersize=3, label="computed")
+        feasible = np.asarray(table["feasible"], dtype=bool)
+        axis.plot(n[feasible], np.asarray(table[name])[feasible], "o", color="#9a9a9a", markersize=3,
+                  label="computed")
+        if not feasible.all():
+            axis.plot(n[~feasible], np.asarray(table[name])[~feasible], "o", markerfacecolor="none",
+                      color="#9a9a9a", markersize=3, label="infeasible or failed")
         axis.step(n, table[f"best.{name}"], where="post", color="#1f77b4", label="best so far")
         if random_baseline and name in random_baseline:
             axis.step(n, np.asarray(random_baseline[name])[: len(n)], where="post", color="#d62728",

@@ -238,8 +238,9 @@ def check_library(path: str | Path) -> tuple[int, Counter, list[list]]:
                 continue
             try:
                 parse_repeat_unit(row["smiles"])
-            except MonomerError as exc:
-                invalid.append([line, row["id"], str(exc)])
+            except Exception as exc:  # MonomerError, and RDKit's own (e.g. KekulizeException)
+                invalid.append([line, row["id"], str(exc) if isinstance(exc, MonomerError) else
+                                f"{type(exc).__name__}: {exc}"])
                 continue
             count += 1
     return count, skipped, invalid
@@ -365,8 +366,9 @@ def propose_round(config: dict, open_library: Callable[[], Any], training: dict[
             try:
                 entry = _entry(line, row)
                 key = settings.key(entry)
-            except (ValueError, KeyError) as exc:
-                reason = f"line {line}: {exc}"
+            except Exception as exc:  # ValueError (MonomerError), and RDKit's own
+                reason = f"line {line}: {exc}" if isinstance(exc, ValueError) else f"line {line}: " \
+                    f"{type(exc).__name__}: {exc}"
                 exclude[pick.id] = reason
                 dropped.append({"id": pick.id, "smiles": pick.smiles, "line": line, "reason": reason})
                 continue
@@ -506,9 +508,14 @@ def start_design(label: str, library: str | Path, objectives: Iterable[Any], con
                     seed=seed, workflow=workflow, protocol=protocol, temperature=float(temperature),
                     pressure=float(pressure), overrides=dict(overrides or {}), max_concurrent=max_concurrent,
                     library_sha256=sha256(path), library_name=path.name)
-    group, created = orm.Group.collection.get_or_create(label)
-    stored = group.base.extras.get(DESIGN, None)
-    if stored is None and not created and (group.count() or group.base.extras.get("campaign", None) is not None):
+    from aiida.common.exceptions import NotExistent
+
+    try:
+        group = orm.Group.collection.get(label=label)
+    except NotExistent:
+        group = None
+    stored = group.base.extras.get(DESIGN, None) if group is not None else None
+    if group is not None and stored is None and (group.count() or "campaign" in group.base.extras):
         raise DesignError(f"group {label!r} exists and is not a design: choose another name")
     if stored is not None:
         old = Design(**stored)
@@ -518,8 +525,8 @@ def start_design(label: str, library: str | Path, objectives: Iterable[Any], con
             raise DesignError(f"design {label!r} was started with another " + ", ".join(
                 what.get(name, name) for name in changed) + ": give the new design another name")
         design.max_concurrent = max_concurrent or old.max_concurrent
-    records = records_group(label)
-    node = _library_node(records, path, design.library_sha256)
+    node = _library_node(label, path, design.library_sha256)  # checked before any group is made
+    group = group or orm.Group.collection.get_or_create(label)[0]
     try:
         prepare(label, [], [], design.campaign_settings())
     except CampaignError as exc:
@@ -528,8 +535,8 @@ def start_design(label: str, library: str | Path, objectives: Iterable[Any], con
     return group, node
 
 
-def _library_node(records: orm.Group, path: Path, digest: str) -> orm.SinglefileData:
-    query = orm.QueryBuilder().append(orm.Group, filters={"id": records.pk}, tag="g").append(
+def _library_node(label: str, path: Path, digest: str) -> orm.SinglefileData:
+    query = orm.QueryBuilder().append(orm.Group, filters={"label": label + RECORDS}, tag="g").append(
         orm.SinglefileData, with_group="g", filters={f"extras.{LIBRARY_SHA}": digest})
     found = query.first(flat=True)
     if found is not None:
@@ -540,6 +547,7 @@ def _library_node(records: orm.Group, path: Path, digest: str) -> orm.Singlefile
                           + (f" ({dict(skipped)})" if skipped else "")
                           + (f" ({len(invalid)} rows are not repeat units, e.g. line {invalid[0][0]}: "
                              f"{invalid[0][2]})" if invalid else ""))
+    records = records_group(label)
     node = orm.SinglefileData(file=path.absolute(), filename=path.name)
     node.label = f"{records.label} library"
     node.description = f"design candidate library {path.name} ({count} rows), sha256 {digest}"
@@ -856,6 +864,9 @@ def format_status(status: DesignStatus) -> str:
     lines += grid(["round", "record", "picks", "finished", "failed", "running", "to submit", "trained on",
                    "excluded", "model"], rows)
     lines.append("")
+    if d.constraints:
+        feasible = sum(1 for row in status.history if row["feasible"])
+        lines.append(f"{feasible} of {status.computed} computed polymers meet the constraints")
     for objective in d.objectives:
         name = objective["property"]
         row = status.best.get(name)
