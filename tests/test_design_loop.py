@@ -204,7 +204,9 @@ def test_bad_design_input_is_a_clean_error(daemon, library):
             (["--objective", OBJECTIVE, "--constraint", "density=1"], 2, "equality is not a constraint"),
             (["--objective", OBJECTIVE, "--constraint", "densty>1"], 2, "did you mean density"),
             (["--objective", "min:density", "--group", "started"], 1, "was started with another objectives"),
-            (["--objective", OBJECTIVE, "--overrides", "{nope"], 2, "not JSON")):
+            (["--objective", OBJECTIVE, "--overrides", "{nope"], 2, "not JSON"),
+            (["--objective", OBJECTIVE, "--workflow", "properties", "--code-lmp", "lmp@nowhere"], 1,
+             "no code 'lmp@nowhere'")):
         command = ["design", str(library), "--budget", "4", "--batch", "2", "--workflow", "synthetic"]
         if "--group" not in args:
             command += ["--group", "bad-input"]

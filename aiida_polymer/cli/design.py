@@ -44,6 +44,10 @@ def design() -> None:
 @click.option("--max-concurrent", type=click.IntRange(min=1), help="Workflows running at once (default: the batch).")
 @click.option("--overrides", help="JSON: protocol overrides, as for campaign submit (synthetic: {\"fail_smarts\": "
               "SMARTS}).")
+@click.option("--code-psi4", help="psi4 code (LABEL@COMPUTER); default psi4@localhost.")
+@click.option("--code-lmp", help="LAMMPS code; default lmp@localhost.")
+@click.option("--code-antechamber", help="antechamber code; default antechamber@localhost.")
+@click.option("--code-parmchk2", help="parmchk2 code; default parmchk2@localhost.")
 @click.option("--watch", is_flag=True, help="Wait for each round and go on until the budget is spent.")
 @click.option("--interval", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
               help="Seconds between looks at the running round with --watch.")
@@ -52,6 +56,7 @@ def design() -> None:
               "picks; store and submit nothing.")
 def run(library: str, objectives: tuple[str, ...], constraints: tuple[str, ...], budget: int, batch: int,
         label: str, protocol: str, workflow: str, seed: int, max_concurrent: int | None, overrides: str | None,
+        code_psi4: str | None, code_lmp: str | None, code_antechamber: str | None, code_parmchk2: str | None,
         watch: bool, interval: float, max_rounds: int | None, dry_run: bool) -> None:
     """Start or resume the design GROUP over LIBRARY (CSV with id and smiles columns, or a SMILES file)."""
     from . import _daemon_problem, _load_profile
@@ -74,7 +79,12 @@ def run(library: str, objectives: tuple[str, ...], constraints: tuple[str, ...],
 
     arguments = dict(budget=budget, batch=batch, workflow=workflow, protocol=protocol, seed=seed,
                      overrides=parsed_overrides, max_concurrent=max_concurrent)
+    codes = {name: value for name, value in (("psi4", code_psi4), ("lmp", code_lmp),
+                                             ("antechamber", code_antechamber), ("parmchk2", code_parmchk2)) if value}
+    from ..campaign.submission import CampaignError, Settings, load_codes
+
     try:
+        load_codes(Settings(workflow=workflow, codes=codes))  # a missing code is named before anything is stored
         if dry_run:
             click.echo(_dry_run(label, library, objectives, constraints, arguments))
             return
@@ -82,8 +92,8 @@ def run(library: str, objectives: tuple[str, ...], constraints: tuple[str, ...],
         if problem:
             raise click.ClickException(problem)
         rounds.run_design(label, library, objectives, constraints, watch=watch, interval=interval,
-                          max_rounds=max_rounds, echo=click.echo, **arguments)
-    except (DesignError, LibraryError) as exc:
+                          max_rounds=max_rounds, echo=click.echo, codes=codes, **arguments)
+    except (DesignError, LibraryError, CampaignError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         click.echo(f"stopped; the runs go on. Resume with the same command; aiida-polymer design status {label}")

@@ -97,6 +97,7 @@ class Design:
     pressure: float = 1.0
     overrides: dict = field(default_factory=dict)
     max_concurrent: int | None = None
+    codes: dict = field(default_factory=dict)  # lmp, psi4, antechamber, parmchk2 -> LABEL@COMPUTER (campaign's)
     library_sha256: str = ""
     library_name: str = ""
     chunk: int = 20000
@@ -108,6 +109,7 @@ class Design:
 
     def campaign_settings(self) -> Settings:
         return Settings(protocol=self.protocol, workflow=self.workflow, overrides=dict(self.overrides),
+                        codes=dict(self.codes),
                         temperature=self.temperature, pressure=self.pressure,
                         max_concurrent=self.max_concurrent or self.batch, library=self.library_name)
 
@@ -492,10 +494,11 @@ def _smiles(settings: Settings, key: str) -> str:
 def start_design(label: str, library: str | Path, objectives: Iterable[Any], constraints: Iterable[Any] = (), *,
                  budget: int, batch: int, workflow: str = "properties", protocol: str = "fast", seed: int = 0,
                  temperature: float = 300.0, pressure: float = 1.0, overrides: dict | None = None,
-                 max_concurrent: int | None = None) -> tuple[orm.Group, orm.SinglefileData]:
+                 max_concurrent: int | None = None, codes: dict[str, str] | None = None
+                 ) -> tuple[orm.Group, orm.SinglefileData]:
     """Create the design ``label`` (group, campaign settings, library node), or check and resume it: its
-    objectives, constraints, library, workflow, protocol, state point and seed cannot change; budget, batch and
-    max_concurrent can."""
+    objectives, constraints, library, workflow, protocol, state point and seed cannot change; budget, batch,
+    max_concurrent and codes (LABEL@COMPUTER per lmp, psi4, antechamber, parmchk2; default on localhost) can."""
     if workflow not in WORKFLOWS or workflow == "cell":
         raise DesignError(f"unknown workflow {workflow!r}: properties or synthetic")
     if budget < 1 or batch < 1:
@@ -507,7 +510,7 @@ def start_design(label: str, library: str | Path, objectives: Iterable[Any], con
     design = Design(objectives=parsed_objectives, constraints=parsed_constraints, budget=budget, batch=batch,
                     seed=seed, workflow=workflow, protocol=protocol, temperature=float(temperature),
                     pressure=float(pressure), overrides=dict(overrides or {}), max_concurrent=max_concurrent,
-                    library_sha256=sha256(path), library_name=path.name)
+                    codes=dict(codes or {}), library_sha256=sha256(path), library_name=path.name)
     from aiida.common.exceptions import NotExistent
 
     try:
@@ -525,6 +528,7 @@ def start_design(label: str, library: str | Path, objectives: Iterable[Any], con
             raise DesignError(f"design {label!r} was started with another " + ", ".join(
                 what.get(name, name) for name in changed) + ": give the new design another name")
         design.max_concurrent = max_concurrent or old.max_concurrent
+        design.codes = design.codes or old.codes
     node = _library_node(label, path, design.library_sha256)  # checked before any group is made
     group = group or orm.Group.collection.get_or_create(label)[0]
     try:
@@ -658,7 +662,8 @@ class Progress:
 def run_design(label: str, library: str | Path, objectives: Iterable[Any], constraints: Iterable[Any] = (), *,
                budget: int, batch: int, workflow: str = "properties", protocol: str = "fast", seed: int = 0,
                temperature: float = 300.0, pressure: float = 1.0, overrides: dict | None = None,
-               max_concurrent: int | None = None, watch: bool = False, interval: float = DEFAULT_INTERVAL,
+               max_concurrent: int | None = None, codes: dict[str, str] | None = None, watch: bool = False,
+               interval: float = DEFAULT_INTERVAL,
                max_rounds: int | None = None, echo: Callable[[str], None] = print) -> Progress:
     """Start or resume the design ``label`` and advance it as far as it can go now (see the module): record a
     round, submit its picks; with ``watch``, wait for them and go on to the next round until the budget is spent
@@ -666,7 +671,8 @@ def run_design(label: str, library: str | Path, objectives: Iterable[Any], const
     where it stopped and computes nothing twice."""
     group, _ = _retry_locked(lambda: start_design(
         label, library, objectives, constraints, budget=budget, batch=batch, workflow=workflow, protocol=protocol,
-        seed=seed, temperature=temperature, pressure=pressure, overrides=overrides, max_concurrent=max_concurrent))
+        seed=seed, temperature=temperature, pressure=pressure, overrides=overrides, max_concurrent=max_concurrent,
+        codes=codes))
     return advance(group, watch=watch, interval=interval, max_rounds=max_rounds, echo=echo)
 
 
