@@ -1,6 +1,7 @@
 """The production stack under faults: a campaign of light workflows on PostgreSQL + RabbitMQ with 2 daemon workers,
 SIGKILLed twice mid-flight, and RabbitMQ restarted once; every workflow ends finished ok, once, with the result of a
-clean run, and no step's calcfunction runs twice.
+clean run, and no step's calcfunction runs twice; then the same faults on a campaign of the pipeline's own
+amorphous-cell workflows (AmberTools CalcJobs), whose cells must be those of a clean run.
 
 What the faults do (seen in the worker logs of earlier runs of this test): a worker holds the task of each process it
 runs unacknowledged; on the broker restart every held task goes back to the queue and RabbitMQ hands it out again
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -38,7 +40,7 @@ from aiida import orm
 from aiida.common.links import LinkType
 
 from aiida_polymer import production
-from aiida_polymer.campaign.repair import repair
+from aiida_polymer.campaign.repair import repair, stalled
 from aiida_polymer.stackcheck import KEY, StackCheckController, StackCheckWorkChain, expected, workflows
 from aiida_polymer.workchains.exclusive import DROPPED
 
@@ -135,6 +137,15 @@ def _kill_workers(client) -> list[int]:
     return pids
 
 
+def _exception(node) -> str:
+    """The error's type and message (the head of the traceback's last line) and where it was raised."""
+    text = (node.exception or "").strip()
+    lines = text.splitlines()
+    raised = [line for line in lines if re.match(r"[A-Za-z_][\w.]*(Error|Exception|Exit)\w*: ", line)]
+    where = [line.strip() for line in lines if line.strip().startswith("File ")][-3:]
+    return f"{(raised or lines or [''])[-1][:400]} at {where}"
+
+
 def _states(nodes) -> Counter:
     return Counter(node.process_state.value if node.process_state else "none" for node in nodes)
 
@@ -217,7 +228,7 @@ def test_campaign_survives_killed_workers_and_a_broker_restart(stack, tmp_path):
         "process_type": {"like": f"%{StackCheckWorkChain.__name__}"}}).count()
     assert everything == N  # no workflow submitted twice
     assert all(node.is_finished_ok for node in nodes), (_states(nodes), [
-        (node.pk, node.process_state.value, node.exit_status, (node.exception or "")[-300:])
+        (node.pk, node.process_state.value, node.exit_status, _exception(node))
         for node in nodes if not node.is_finished_ok], log)
 
     # each step's calcfunction finished once; one killed while running stays behind unsealed, never finished
@@ -281,3 +292,78 @@ def test_repair_gives_every_active_process_one_task(stack):
     for node in nodes:
         calls = node.base.links.get_outgoing(link_type=LinkType.CALL_CALC).all()
         assert sorted(link.link_label for link in calls) == ["add", "double"]
+
+
+CELL_UNITS = ("*CC*", "*CC(*)C", "*CC(*)F", "*CC(*)Cl", "*CC(*)Br", "*CC(*)C#N", "*CC(*)OC", "*CC(*)CC", "*CC(*)(C)C",
+              "*CC(*)CO", "*CO*", "*CCO*", "*CCCO*", "*C(F)(F)C(*)F", "*CC(*)C(C)=O", "*CC(*)SC")
+
+
+CELL_STALL = 120  # seconds without any change to an active cell workflow or its descendants: repair
+
+
+def test_cell_campaign_survives_killed_workers_and_a_broker_restart(stack, tmp_path):
+    """The pipeline's own workflows through the same faults: a campaign of amorphous-cell workflows (AmberTools
+    typing as CalcJobs, cell building as calcfunctions; ``--workflow cell --protocol fast``), the workers SIGKILLed
+    twice and RabbitMQ restarted once while they run; a workflow left without a task (a redelivery dropped, then its
+    worker killed) is revived by the operator's repair, as above. Every polymer once, finished ok, no CalcJob
+    submitted twice by a workflow (a step run again after its worker died reuses its job), and the cells those
+    workflows built are the cells a clean run builds."""
+    from aiida.engine import run
+    from aiida.manage.caching import disable_caching
+
+    from aiida_polymer.campaign import submit_campaign
+    from aiida_polymer.campaign.submission import KEY as CAMPAIGN_KEY
+    from aiida_polymer.campaign.submission import group_workflows
+    from aiida_polymer.codes import ensure_codes, localhost
+
+    ensure_codes(localhost(workdir=str(tmp_path / "scratch")))
+    library = tmp_path / "library.csv"
+    library.write_text("id,smiles\n" + "".join(f"c{i:02d},{smiles}\n" for i, smiles in enumerate(CELL_UNITS)))
+    count = len(CELL_UNITS)
+    faults = [(count // 4, "kill"), (count // 2, "broker"), (count * 3 // 4, "kill")]
+    log, repairs, start = [], [], time.monotonic()
+    last = start
+    while True:
+        submit_campaign("cell-faults", library, workflow="cell", protocol="fast", max_concurrent=8)
+        nodes = group_workflows(orm.Group.collection.get(label="cell-faults"), "*").all(flat=True)
+        ended = sum(node.is_terminated for node in nodes)
+        if faults and ended >= faults[0][0]:
+            fault = faults.pop(0)[1]
+            if fault == "kill":
+                log.append(f"{time.monotonic() - start:.0f} s: SIGKILL workers {_kill_workers(stack)} ({ended} ended)")
+            else:
+                production.services("restart-rabbitmq")
+                log.append(f"{time.monotonic() - start:.0f} s: RabbitMQ restart ({ended} ended)")
+        if len(nodes) == count and ended == count:
+            break
+        if stalled(nodes, CELL_STALL) and time.monotonic() - last > CELL_STALL:  # tasks lost: the operator's repair
+            seen = _diagnose(stack, nodes, tmp_path / f"stalled-{len(repairs)}.txt")
+            if len(repairs) == 2:
+                pytest.fail(f"no cell workflow changed for {CELL_STALL} s after 2 repairs: {seen}; {log}")
+            repairs.append(repair(stack.profile.name))
+            log.append(f"{time.monotonic() - start:.0f} s: nothing changed for {CELL_STALL} s ({seen}); "
+                       f"repair: {repairs[-1].summary()}")
+            last = time.monotonic()
+        time.sleep(2)
+    print(f"\n{count} cell workflows in {time.monotonic() - start:.0f} s, {len(repairs)} repairs: " + "; ".join(log))
+    assert not faults, log
+
+    keys = Counter(node.base.extras.get(CAMPAIGN_KEY) for node in nodes)
+    everything = orm.QueryBuilder().append(orm.WorkflowNode, filters={
+        "process_type": "aiida.workflows:polymer.amorphous_cell"}).count()
+    assert len(keys) == count == everything  # every polymer once, none submitted twice
+    assert all(node.is_finished_ok for node in nodes), (_states(nodes), [
+        (node.pk, node.process_state.value, node.exit_status, _exception(node)) for node in nodes
+        if not node.is_finished_ok], log)
+    for node in nodes:
+        jobs = Counter(link.link_label for link in node.base.links.get_outgoing(link_type=LinkType.CALL_CALC).all()
+                       if isinstance(link.node, orm.CalcJobNode))
+        assert jobs and max(jobs.values()) == 1, (node.pk, jobs)  # no job of a step submitted twice
+
+    # the cells of a clean run (the same inputs, in this process, nothing faulted, nothing taken from the cache)
+    for node in (nodes[0], nodes[count // 2], nodes[-1]):
+        with disable_caching():
+            clean = run(node.get_builder_restart())
+        for name in ("data_file", "template"):
+            assert clean[name].get_content() == getattr(node.outputs, name).get_content(), (node.pk, name)
+        assert clean["structure"].get_ase() == node.outputs.structure.get_ase()
