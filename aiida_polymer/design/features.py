@@ -22,6 +22,7 @@ followed by a few size-independent RDKit descriptors scaled by fixed constants t
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 
@@ -92,7 +93,7 @@ def _periodic(mol: Chem.Mol) -> tuple[Chem.Mol, list[int], list[int]]:
         rw.RemoveAtom(idx)
     removed.sort()
     middle_old = [side * n + i for i in range(n) if i not in (d1, d2)]
-    middle = [i - int(np.searchsorted(removed, i)) for i in middle_old]
+    middle = [i - bisect.bisect_left(removed, i) for i in middle_old]
     oligomer = rw.GetMol()
     Chem.SanitizeMol(oligomer)
     return oligomer, middle, backbone
@@ -159,11 +160,7 @@ def _descriptors(mol: Chem.Mol, backbone: list[int], rotatable: float) -> list[f
 
 def featurise_one(smiles: str) -> np.ndarray:
     """Feature vector (float32, ``N_FEATURES``) of one repeat unit; ValueError (with the reason) if invalid."""
-    RDLogger.DisableLog("rdApp.*")
-    try:
-        mol = Chem.MolFromSmiles(smiles)
-    finally:
-        RDLogger.EnableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError("RDKit cannot parse it")
     oligomer, middle, backbone = _periodic(mol)
@@ -177,9 +174,13 @@ def featurise(smiles: Sequence[str]) -> np.ndarray:
     """Features of many repeat units: float32 array (len(smiles), ``N_FEATURES``); fingerprint counts first, then
     ``DESCRIPTORS``. ValueError naming the index and SMILES of the first invalid unit."""
     out = np.empty((len(smiles), N_FEATURES), dtype=np.float32)
-    for i, smi in enumerate(smiles):
-        try:
-            out[i] = featurise_one(smi)
-        except Exception as exc:  # RDKit raises several types (sanitisation, kekulisation)
-            raise ValueError(f"candidate {i} ({smi!r}) is not a valid repeat unit: {exc}") from exc
+    RDLogger.DisableLog("rdApp.*")  # the reason goes into the ValueError instead
+    try:
+        for i, smi in enumerate(smiles):
+            try:
+                out[i] = featurise_one(smi)
+            except Exception as exc:  # RDKit raises several types (sanitisation, kekulisation)
+                raise ValueError(f"candidate {i} ({smi!r}) is not a valid repeat unit: {exc}") from exc
+    finally:
+        RDLogger.EnableLog("rdApp.*")
     return out
