@@ -63,6 +63,22 @@ def minmax_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+_GRAM: dict[bytes, np.ndarray] = {}  # the training set's MinMax matrix, reused across optimiser steps
+
+
+def _gram(X: np.ndarray) -> np.ndarray:
+    """MinMax matrix of X with itself, memoised (a few most recent) by a digest of X: it has no hyperparameters,
+    and scikit-learn evaluates the kernel of the same training set at every step of the likelihood optimiser."""
+    key = hashlib.blake2b(np.ascontiguousarray(X).tobytes() + str(X.shape).encode(), digest_size=16).digest()
+    K = _GRAM.get(key)
+    if K is None:
+        K = minmax_similarity(X, X)
+        if len(_GRAM) >= 4:
+            _GRAM.pop(next(iter(_GRAM)))
+        _GRAM[key] = K
+    return K.copy()
+
+
 class MinMaxKernel(Kernel):
     """MinMax kernel on the first ``n_columns`` columns (fingerprint counts); no hyperparameters."""
 
@@ -72,7 +88,7 @@ class MinMaxKernel(Kernel):
     def __call__(self, X, Y=None, eval_gradient=False):
         X = np.asarray(X)[:, : self.n_columns]
         if Y is None:
-            K = minmax_similarity(X, X)
+            K = _gram(X)
             if eval_gradient:
                 return K, np.empty((X.shape[0], X.shape[0], 0))
             return K

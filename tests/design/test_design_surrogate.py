@@ -14,7 +14,7 @@ from aiida_polymer.design.surrogate import Surrogate, minmax_similarity
 
 @pytest.fixture(scope="module")
 def data():
-    lib = library(700)
+    lib = library(500)
     X = featurise([s for _, s in lib])
     y = np.array([synthetic_property(s) for _, s in lib])
     return X, y
