@@ -214,6 +214,11 @@ def test_bad_design_input_is_a_clean_error(daemon, library):
         assert result.exit_code == code and message in result.output, (args, result.output)
         assert "Traceback" not in result.output
     assert not _workflows("bad-input") and not _workflows("started")
+    with rounds.one_command(orm.Group.collection.get(label="started")):  # another command advances it
+        busy = runner.invoke(cli, ["design", str(library), "--objective", OBJECTIVE, "--budget", "4", "--batch", "2",
+                                   "--workflow", "synthetic", "--group", "started"])
+    assert busy.exit_code == 1 and "is being advanced by another command" in busy.output, busy.output
+    assert not round_records("started") and not _workflows("started")
     missing = runner.invoke(cli, ["design", "status", "nosuch"])
     assert missing.exit_code == 1 and "no design 'nosuch'" in missing.output
 

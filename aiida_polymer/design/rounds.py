@@ -673,7 +673,37 @@ def run_design(label: str, library: str | Path, objectives: Iterable[Any], const
         label, library, objectives, constraints, budget=budget, batch=batch, workflow=workflow, protocol=protocol,
         seed=seed, temperature=temperature, pressure=pressure, overrides=overrides, max_concurrent=max_concurrent,
         codes=codes))
-    return advance(group, watch=watch, interval=interval, max_rounds=max_rounds, echo=echo)
+    with one_command(group):
+        return advance(group, watch=watch, interval=interval, max_rounds=max_rounds, echo=echo)
+
+
+@contextmanager
+def one_command(group: orm.Group):
+    """Hold the design's lock (a file lock in the profile's configuration folder) while a command advances it: a
+    second command on the same design is refused instead of recording a round twice."""
+    import fcntl
+    import os
+
+    from aiida.manage.configuration import get_config
+
+    folder = Path(get_config().dirpath) / "locks"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"design-{group.uuid}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise DesignError(f"design {group.label!r} is being advanced by another command (pid "
+                              f"{handle.read().strip() or '?'}); wait for it to end, or stop it, and run this "
+                              f"again") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def advance(group: orm.Group, *, watch: bool = False, interval: float = DEFAULT_INTERVAL,
