@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import sklearn
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import (
     ConstantKernel,
@@ -175,6 +177,7 @@ class Surrogate:
         self.n_fingerprint = int(n_fingerprint)
         self.restarts = int(restarts)
         self._gp: GaussianProcessRegressor | None = None
+        self._warnings: list[str] = []
 
     def _kernel(self) -> Kernel:
         return (
@@ -204,7 +207,10 @@ class Surrogate:
         else:
             self._y_mean, self._y_scale = fixed._y_mean, fixed._y_scale
             gp = GaussianProcessRegressor(fixed._gp.kernel_, alpha=1e-8, optimizer=None)
-        gp.fit(X.astype(np.float64), (y - self._y_mean) / self._y_scale)
+        with warnings.catch_warnings(record=True) as caught:  # kept in settings(), not printed at the user
+            warnings.simplefilter("always", ConvergenceWarning)
+            gp.fit(X.astype(np.float64), (y - self._y_mean) / self._y_scale)
+        self._warnings = sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
         self._gp, self._X, self._y = gp, X, y
         return self
 
@@ -237,6 +243,8 @@ class Surrogate:
         }
         if self._gp is None:
             return out
+        if self._warnings:
+            out["fit_warnings"] = self._warnings  # e.g. the noise level at its lower bound: near-exact data
         kernel = self._gp.kernel_
         params = kernel.get_params()
         out.update(
