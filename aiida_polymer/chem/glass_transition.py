@@ -465,7 +465,7 @@ def join_hold_pieces(pieces: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np
 # Protocols
 # ---------------------------------------------------------------------------------------------------------------
 
-STAGE_MD_KEYS = ("kspace_accuracy", "cutoff_inner", "cutoff", "shake", "tdamp", "pdamp")
+STAGE_MD_KEYS = ("kspace_accuracy", "cutoff_inner", "cutoff", "lj", "shake", "tdamp", "pdamp")
 ANALYSIS_KEYS = ("quantity", "min_points", "min_side", "drop", "alpha")
 
 

@@ -42,6 +42,7 @@ from .lammps_log import MARK
 THERMO_COLUMNS = ("step", "time", "temp", "press", "vol", "density", "etotal", "ke", "pe", "ebond", "eangle",
                   "edihed", "eimp", "evdwl", "ecoul", "elong", "enthalpy", "lx", "ly", "lz")
 FINAL_RESTART, FINAL_DATA = "final.restart", "final.data"
+LJ_FORMS = ("charmm", "cut_tail")  # Stage.lj
 PHASE = "stages"  # the key of a phase's stage list
 RESTART_FILES = ("restart.a", "restart.b")
 OUTPUT_FILES = {"rg": "rg.dat", "com": "com.dat", "dipole": "dipole.dat"}
@@ -86,6 +87,7 @@ class Stage:
     deform_density: float | None = None  # compress/expand the box to this density over the stage (nvt)
     potential: str = "full"  # full (lj/charmm/coul/long + pppm) | lj_short (lj/cut, no charges)
     lj_cutoff: float = 3.0  # for lj_short
+    lj: str = "charmm"  # full: charmm (LJ switched to 0 between cutoff_inner and cutoff) | cut_tail (see _potential)
     cutoff_inner: float = 8.0
     cutoff: float = 12.0
     kspace_accuracy: float = 1e-6
@@ -123,6 +125,8 @@ class Stage:
             raise StageError(f"ensemble must be nvt, npt, nve or minimize, not {self.ensemble!r}")
         if self.potential not in ("full", "lj_short"):
             raise StageError(f"potential must be full or lj_short, not {self.potential!r}")
+        if self.lj not in LJ_FORMS:
+            raise StageError(f"lj must be {' or '.join(LJ_FORMS)}, not {self.lj!r}")
         if self.steps < 0 or self.timestep <= 0:
             raise StageError("steps must be >= 0 and timestep > 0")
         if self.deform_density is not None and self.ensemble == "npt":
@@ -304,11 +308,17 @@ def render(stage: Stage, source: str, continuation: bool = False,
 
 
 def _potential(s: Stage) -> list[str]:
+    """The pair style. ``lj: charmm`` (RadonPy's): LJ switched smoothly to zero between ``cutoff_inner`` and
+    ``cutoff``, no correction for the dispersion beyond. ``lj: cut_tail``: LJ truncated at ``cutoff`` with the
+    analytic long-range correction of energy and pressure for a uniform fluid beyond it (``pair_modify tail yes``;
+    Allen & Tildesley, Computer Simulation of Liquids, 2nd ed., sec. 2.8), which LAMMPS' charmm styles do not
+    offer. Coulomb is the same in both (real space to ``cutoff``, PPPM beyond)."""
+    special = f"special_bonds {STYLES['special_bonds']}"
     if s.potential == "lj_short":
-        return [f"pair_style lj/cut {s.lj_cutoff:g}", "pair_modify mix arithmetic",
-                f"special_bonds {STYLES['special_bonds']}"]
-    return [f"pair_style lj/charmm/coul/long {s.cutoff_inner:g} {s.cutoff:g}", "pair_modify mix arithmetic",
-            f"special_bonds {STYLES['special_bonds']}"]
+        return [f"pair_style lj/cut {s.lj_cutoff:g}", "pair_modify mix arithmetic", special]
+    if s.lj == "cut_tail":
+        return [f"pair_style lj/cut/coul/long {s.cutoff:g}", "pair_modify mix arithmetic tail yes", special]
+    return [f"pair_style lj/charmm/coul/long {s.cutoff_inner:g} {s.cutoff:g}", "pair_modify mix arithmetic", special]
 
 
 def _dynamics(s: Stage, continuation: bool) -> list[str]:

@@ -401,7 +401,7 @@ def stages(settings: Mapping[str, Any]) -> list[Stage]:
 
     Stage lengths: ``duration`` (ps) of the ``nvt`` and ``nemd`` sections, or ``steps`` where given (it wins)."""
     md, nvt, nemd = settings["md"], settings["nvt"], dict(settings["nemd"])
-    common = {k: md[k] for k in ("timestep", "kspace_accuracy", "cutoff_inner", "cutoff") if k in md}
+    common = {k: md[k] for k in ("timestep", "kspace_accuracy", "cutoff_inner", "cutoff", "lj") if k in md}
     temperature = float(settings["temperature"])
     nvt_steps = int(nvt["steps"]) if "steps" in nvt else protocols.steps(nvt["duration"], md["timestep"])
     duration = nemd.pop("duration", None)

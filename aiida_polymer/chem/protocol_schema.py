@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .chains import COPOLYMER_KINDS, TACTICITIES
-from .lammps_input import NEMD_METHODS, THERMO_COLUMNS
+from .lammps_input import LJ_FORMS, NEMD_METHODS, THERMO_COLUMNS
 from .protocols import ListOf, OneOf, Row, Section, Value
 from .psi4_io import G_CONVERGENCES, GUESSES, GUESSES_1_9, POLARIZABILITY_METHODS, REFERENCES, SCF_TYPES
 
@@ -79,6 +79,7 @@ MD = Section({  # equilibration._md and the stages' shake
     "kspace_accuracy": number(0.0, 1.0, open_low=True, open_high=True),
     "cutoff_inner": positive(),
     "cutoff": positive(),
+    "lj": choice(*LJ_FORMS, **OPTIONAL),  # charmm (RadonPy's switched LJ, the default) | cut_tail (tail correction)
     "shake": boolean(**OPTIONAL),
     "fused": boolean(**OPTIONAL),  # EquilibrateWorkChain: packing + compression as one job (default true)
 })
@@ -143,6 +144,7 @@ NEMD = Section({
         "kspace_accuracy": number(0.0, 1.0, open_low=True, open_high=True, **OPTIONAL),
         "cutoff_inner": positive(**OPTIONAL),
         "cutoff": positive(**OPTIONAL),
+        "lj": choice(*LJ_FORMS, **OPTIONAL),
         "fused": boolean(**OPTIONAL),  # ThermalConductivityWorkChain: NVT + NEMD as one job (default true)
     }),
     "nvt": Section({  # duration, or steps (which wins)
@@ -233,6 +235,7 @@ MECHANICS = Section({
         "kspace_accuracy": number(0.0, 1.0, open_low=True, open_high=True, **OPTIONAL),
         "cutoff_inner": positive(**OPTIONAL),
         "cutoff": positive(**OPTIONAL),
+        "lj": choice(*LJ_FORMS, **OPTIONAL),
         "shake": boolean(**OPTIONAL),
     }),
     "deformation": Section({
@@ -261,6 +264,7 @@ GLASS_TRANSITION = Section({
         "kspace_accuracy": number(0.0, 1.0, open_low=True, open_high=True, **OPTIONAL),
         "cutoff_inner": positive(**OPTIONAL),
         "cutoff": positive(**OPTIONAL),
+        "lj": choice(*LJ_FORMS, **OPTIONAL),
         "shake": boolean(**OPTIONAL),
         "tdamp": positive(**OPTIONAL),
         "pdamp": positive(**OPTIONAL),
