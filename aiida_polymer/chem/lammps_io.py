@@ -188,7 +188,7 @@ def _sections(lines: list[str]) -> dict[str, list[list[str]]]:
     i = 0
     while i < len(lines):
         words = lines[i].split("#")[0].split()
-        if words and words[0] in ("Masses", "Atoms", "Bonds", "Velocities"):
+        if words and words[0] in ("Masses", "Pair", "Atoms", "Bonds", "Velocities"):  # Pair: Pair Coeffs
             rows, i = [], i + 2
             while i < len(lines) and lines[i].strip():
                 rows.append(lines[i].split("#")[0].split())
