@@ -272,3 +272,33 @@ def test_progress_curves_and_hypervolume():
     assert list(best) == [0.1, 0.1, 0.5, 0.5, 0.5]
     window = progress.utility([0.5, 1.1, 1.5], "window", 1.0, 1.2)
     assert list(window) == pytest.approx([-0.5, 0.0, -0.3])
+
+
+def test_a_watch_connected_before_a_daemon_restart_still_gets_its_rounds_run(daemon, library):
+    """The embedded ZeroMQ broker listens on a new socket after each daemon start: a process that connected before
+    the restart (here this one, as a long-running ``--watch`` would be) must submit to the new broker, not lose its
+    tasks to the old socket (workflows stored, never run)."""
+    import time
+
+    from aiida.manage import get_manager
+
+    args = _loop_args(library, "restarted", "--interval", "1")
+    first = _design(*args, "--watch", "--rounds", "1")  # submits through this process's broker connection
+    assert first.exit_code == 0 and "round 1 recorded" in first.output, first.output
+    manager = get_manager()
+    try:
+        daemon.stop_daemon(wait=True, timeout=60)
+        daemon.start_daemon(number_workers=1)
+        broker = manager.get_broker()
+        assert broker._resources.communicator._router_endpoint != broker._router_endpoint  # the stale connection
+        second = _design(*args, "--rounds", "1")  # records and submits round 2; does not wait
+        assert second.exit_code == 0 and "round 2 recorded" in second.output, second.output
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and any(not node.is_terminated for node in _workflows("restarted")):
+            time.sleep(1)
+        nodes = _workflows("restarted")
+        assert len(nodes) == 8
+        assert all(node.is_finished_ok for node in nodes), [(node.pk, node.process_state) for node in nodes]
+    finally:  # later tests submit through a connection to the running broker
+        manager.reset_runner()
+        manager.reset_broker()

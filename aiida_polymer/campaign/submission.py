@@ -11,7 +11,10 @@ workflow); around it this module adds what a campaign of 10⁴ polymers needs:
 - every workflow carries its key from the moment it is stored (its description, written with the node in one
   transaction), so a controller killed between submitting a workflow and setting its extras finds it again
   ("adopts" it) instead of submitting a duplicate;
-- a row whose builder cannot be made is rejected with the reason, never retried in a loop.
+- a row whose builder cannot be made is rejected with the reason, never retried in a loop;
+- every submission goes to the broker that runs now: the embedded ZeroMQ broker listens on a new socket each time
+  the daemon starts, and a long-running ``--watch`` connected before a daemon restart would otherwise send its
+  tasks to the old socket, where nothing receives them (workflows stored, never run).
 """
 
 from __future__ import annotations
@@ -214,6 +217,7 @@ def submit_batch(group: orm.Group, max_concurrent: int | None = None, batch: Bat
 
     ``batch``: the report of an attempt that failed part-way (e.g. SQLite's write lock), to which this one adds: the
     workflows it adopted are in the group already and would otherwise go unreported."""
+    reconnect_if_restarted()
     controller = PolymerController.for_group(group, max_concurrent)
     settings = controller._settings
     batch = batch if batch is not None else Batch()
@@ -237,6 +241,23 @@ def submit_batch(group: orm.Group, max_concurrent: int | None = None, batch: Bat
     batch.active = controller.num_active_slots
     batch.left = controller.num_to_run
     return batch
+
+
+def reconnect_if_restarted() -> bool:
+    """Drop this process's broker connection (and the runner holding it) when the broker it connected to is no
+    longer the one running: the ZeroMQ broker's endpoint changed (a daemon restart). True when it did. RabbitMQ's
+    client reconnects by itself, so nothing is done there."""
+    from aiida.manage import get_manager
+
+    manager = get_manager()
+    broker = manager._broker  # only a broker this process made: no connection, nothing to refresh
+    communicator = getattr(getattr(broker, "_resources", None), "communicator", None)
+    connected = getattr(communicator, "_router_endpoint", None)
+    if connected is None or connected == broker._router_endpoint:
+        return False
+    manager.reset_runner()
+    manager.reset_broker()
+    return True
 
 
 def find_existing(keys: list[str], process_type: str) -> dict[str, tuple[int, str]]:
