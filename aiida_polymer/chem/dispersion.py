@@ -21,10 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lammps_io import _sections
-
-NKTV2P = 68568.415  # atm per kcal/(mol Å³) (LAMMPS units real)
-FORMS = ("charmm", "cut_tail")
+from .lammps_input import LJ_FORMS, NKTV2P
+from .lammps_io import _sections, read_data
 
 
 @dataclass(frozen=True)
@@ -39,8 +37,7 @@ class LJTypes:
 
 def lj_types(text: str) -> LJTypes:
     """The LJ types of a LAMMPS ``atom_style full`` data file with a ``Pair Coeffs`` section (``i ε σ``)."""
-    lines = text.splitlines()
-    sections = _sections(lines)
+    sections = _sections(text.splitlines())
     if "Pair" not in sections:
         raise ValueError("the data file has no Pair Coeffs section")
     pairs = {int(row[0]): (float(row[1]), float(row[2])) for row in sections["Pair"]}
@@ -48,15 +45,9 @@ def lj_types(text: str) -> LJTypes:
     counts = {t: 0 for t in types}
     for row in sections["Atoms"]:
         counts[int(row[2])] += 1
-    lengths = []
-    for line in lines[1:60]:
-        parts = line.split()
-        if len(parts) == 4 and parts[2].endswith("lo"):
-            lengths.append(float(parts[1]) - float(parts[0]))
-    if len(lengths) != 3:
-        raise ValueError("the data file has no orthogonal box (xlo xhi, ylo yhi, zlo zhi)")
     return LJTypes(epsilon=np.array([pairs[t][0] for t in types]), sigma=np.array([pairs[t][1] for t in types]),
-                   counts=np.array([counts[t] for t in types], dtype=float), volume=float(np.prod(lengths)))
+                   counts=np.array([counts[t] for t in types], dtype=float),
+                   volume=float(np.prod(read_data(text).box)))
 
 
 def _switch(r: np.ndarray, r_inner: float, r_cut: float) -> tuple[np.ndarray, np.ndarray]:
@@ -94,8 +85,8 @@ def _missing_integrals(epsilon: float, sigma: float, form: str, r_inner: float, 
 
 def missing_dispersion(types: LJTypes, form: str, r_inner: float, r_cut: float) -> tuple[float, float]:
     """(ΔE in kcal/mol for the whole cell, ΔP in atm) that ``form`` misses relative to the full LJ sum."""
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
+    if form not in LJ_FORMS:
+        raise ValueError(f"form must be one of {', '.join(LJ_FORMS)}, not {form!r}")
     if not 0.0 < r_inner < r_cut:
         raise ValueError("need 0 < r_inner < r_cut")
     rho = types.counts / types.volume

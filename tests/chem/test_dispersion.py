@@ -16,7 +16,8 @@ import math
 import numpy as np
 import pytest
 
-from aiida_polymer.chem.dispersion import NKTV2P, LJTypes, density_shift, lj_types, missing_dispersion
+from aiida_polymer.chem.dispersion import LJTypes, density_shift, lj_types, missing_dispersion
+from aiida_polymer.chem.lammps_input import NKTV2P
 
 EPS, SIG = np.array([0.1094, 0.0157]), np.array([3.40, 2.65])  # GAFF2-like c3 and hc
 
