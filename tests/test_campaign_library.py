@@ -20,6 +20,13 @@ SAME = [
     ("PMMA", ["*CC(C)(C(=O)OC)*", "*C(C)(C(=O)OC)C*"]),
     ("nylon-6,6: amide and acid frames", ["*NCCCCCCNC(=O)CCCCC(=O)*", "*C(=O)NCCCCCCNC(=O)CCCC*",
                                           "*CCCCC(=O)NCCCCCCNC(=O)*"]),
+    # 7 rings on the backbone: its trimer's macrocycle has 2^21 equivalent forms that a symmetrized ring set
+    # enumerates (100 s and 10 GB per key before); two frames of it
+    ("a polyurea with seven backbone rings", [
+        "*NC(=O)Nc1ccc(Cc2ccc(NC(=O)NCC3CCC(Cc4ccc(C(c5ccc(NC(=O)Nc6ccc(Cc7ccc(NC(=O)N*)cc7)cc6)cc5)(C(F)(F)F)"
+        "C(F)(F)F)cc4)CC3)cc2)cc1",
+        "*CC1CCC(CNC(=O)Nc2ccc(Cc3ccc(NC(=O)NNC(=O)Nc4ccc(Cc5ccc(NC(=O)Nc6ccc(C(c7ccc(*)cc7)(C(F)(F)F)C(F)(F)F)cc6)"
+        "cc5)cc4)cc3)cc2)CC1"]),
 ]
 DIFFERENT = [
     ("head-to-head PVC is not PVC", "*CC(Cl)C(Cl)C*", "*CC(Cl)*"),

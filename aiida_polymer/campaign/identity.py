@@ -73,7 +73,9 @@ def canonical_repeat_unit(smiles: str, reduce: bool = True) -> str:
     cycle = Chem.RWMol(Chem.CombineMols(Chem.CombineMols(core, core), core))
     for copy in range(copies):
         cycle.AddBond(copy * size + tail, (copy + 1) % copies * size + head, Chem.BondType.SINGLE)
-    Chem.SanitizeMol(cycle)
+    # No symmetrized ring set: the trimer's backbone is one macrocycle, and with k rings on it there are 2^k
+    # macrocycles of the same size, which RDKit would enumerate (100 s and 10 GB for 7 rings on a unit's backbone).
+    Chem.SanitizeMol(cycle, Chem.SanitizeFlags.SANITIZE_ALL ^ Chem.SanitizeFlags.SANITIZE_SYMMRINGS)
     ring = [copy * size + atom for copy in range(copies) for atom in backbone]
     bonds = [cycle.GetBondBetweenAtoms(a, b).GetIdx() for a, b in zip(ring, ring[1:] + ring[:1], strict=False)]
     cuttable *= copies
