@@ -28,7 +28,7 @@ def protocol(name: str | None = None, overrides: dict[str, Any] | None = None) -
 def _md(settings: dict[str, Any]) -> dict[str, Any]:
     md = settings["md"]
     return {"timestep": md["timestep"], "kspace_accuracy": md["kspace_accuracy"], "cutoff_inner": md["cutoff_inner"],
-            "cutoff": md["cutoff"], "lj": md.get("lj", "charmm")}
+            "cutoff": md["cutoff"], **({"lj": md["lj"]} if "lj" in md else {})}  # else the Stage's default
 
 
 def packing_stage(settings: dict[str, Any], seed: int = 1) -> Stage:

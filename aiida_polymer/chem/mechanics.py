@@ -76,9 +76,8 @@ def deformation_stage(axis: str, settings: Mapping[str, Any], reference: Sequenc
                 "average": int(d.get("average", 10))}
     if reference is not None:
         uniaxial["reference"] = [float(x) for x in reference]
-    options = {k: md[k] for k in ("kspace_accuracy", "cutoff_inner", "cutoff", "lj", "shake", "potential",
-                                         "lj_cutoff")
-               if k in md}
+    keys = ("kspace_accuracy", "cutoff_inner", "cutoff", "lj", "shake", "potential", "lj_cutoff")
+    options = {k: md[k] for k in keys if k in md}
     stage = Stage(name=f"deform_{axis}", ensemble="npt", steps=steps, timestep=timestep,
                   temperature=float(settings["temperature"]), pressure=float(settings["pressure"]),
                   tdamp=d.get("tdamp"), pdamp=d.get("pdamp"), uniaxial=uniaxial,

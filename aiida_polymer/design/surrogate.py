@@ -211,6 +211,9 @@ class Surrogate:
             warnings.simplefilter("always", ConvergenceWarning)
             gp.fit(X.astype(np.float64), (y - self._y_mean) / self._y_scale)
         self._warnings = sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
+        for w in caught:  # any other warning goes on as it came
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self._gp, self._X, self._y = gp, X, y
         return self
 
