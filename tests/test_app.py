@@ -34,8 +34,10 @@ def test_check_units_ok_and_depiction_marks_head_and_tail():
 
 
 def test_cost_estimate_orders_protocols_and_scales_with_cores():
-    fast, moderate, precise = (models.cost_estimate(p, ["*CC*"]) for p in models.PROTOCOLS)
-    assert fast.seconds < moderate.seconds < precise.seconds
+    fast, screening, moderate, precise = (models.cost_estimate(p, ["*CC*"]) for p in models.PROTOCOLS)
+    assert fast.seconds < screening.seconds < moderate.seconds < precise.seconds
+    assert screening.atom_steps <= 0.2 * precise.atom_steps  # issue 16: at most a fifth of precise's MD
+    assert screening.nemd_atoms == 0 and "NEMD" not in screening.steps and "no NEMD" in screening.text()
     assert 60 < fast.seconds < 30 * 60  # README: about 5 minutes on two cores
     assert moderate.seconds > 3600  # hours
     assert fast.nemd_atoms == 3 * fast.atoms  # the 3x1x1 replica

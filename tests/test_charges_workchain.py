@@ -117,7 +117,7 @@ def test_invalid_smiles_stores_nothing_but_the_failure(psi4):
     assert node.exit_status == 201 and not node.called
 
 
-@pytest.mark.parametrize("name", ["fast", "moderate", "precise"])
+@pytest.mark.parametrize("name", ["fast", "screening", "moderate", "precise"])
 def test_protocol_levels_are_valid_psi4_tasks(name):
     from aiida_polymer.chem.psi4_io import Psi4Task
 

@@ -174,7 +174,7 @@ def test_stage_options_are_valid_resources(scheduler, stage):
 
 def test_stage_options_scale_with_the_protocol_on_fugaku():
     nodes = [stage_options("nemd", "polymer.pjm", p)["resources"]["num_machines"] for p in PROTOCOLS]
-    assert nodes == [2, 4, 8]
+    assert nodes == [2, 2, 4, 8]
     half = stage_options("production", "polymer.pjm", "fast", cores_per_node=24)["resources"]
     assert (half["num_mpiprocs_per_machine"], half["num_cores_per_mpiproc"]) == (2, 12)
     with pytest.raises(ValueError, match="unknown stage"):

@@ -163,6 +163,15 @@ def test_state_point_reaches_every_stage(polymer_codes_module):
     assert builder.charges.parameters["esp"]["basis"] == "6-31g*"
 
 
+def test_screening_leaves_nemd_out_unless_switched_on(polymer_codes_module):
+    builder = Properties.get_builder_from_protocol(polymer_codes_module, "*CC*", protocol="screening")
+    assert builder.nemd._inputs(prune=True) == {}
+    assert builder.equilibrate.protocol["md"]["timestep"] == 2.0 and builder.equilibrate.protocol["md"]["shake"]
+    on = Properties.get_builder_from_protocol(polymer_codes_module, "*CC*", protocol="screening",
+                                              overrides={"nemd": {"run": True}})
+    assert on.nemd.protocol["run"] is True and on.nemd.protocol["md"]["cutoff"] == 10.0
+
+
 def test_refractive_index_follows_lorentz_lorenz(finished):
     results, node = finished
     optical = next(n for n in node.called if n.process_label == "assemble_charges").outputs.optical.get_dict()

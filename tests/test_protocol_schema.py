@@ -28,6 +28,11 @@ def _keys(value, node, path=""):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def test_every_protocol_file_has_every_protocol():
+    for filename in SCHEMAS:
+        assert set(protocols.load(filename)["protocols"]) == set(protocols.NAMES), filename
+
+
 @pytest.mark.parametrize("filename", FILES)
 def test_every_shipped_key_is_in_the_schema_and_every_protocol_validates(filename):
     data = protocols.load(filename)

@@ -16,8 +16,8 @@ from rdkit.Chem.Draw import rdMolDraw2D
 
 from ..chem.flags import FLAGS, failed_gate, shown_flags
 from ..chem.monomer import MonomerError, parse_end_group, parse_repeat_unit
+from ..chem.protocols import NAMES as PROTOCOLS
 
-PROTOCOLS = ("fast", "moderate", "precise")
 TACTICITIES = ("atactic", "isotactic", "syndiotactic")
 COPOLYMERS = ("alternating", "random", "block")
 HEAD_COLOUR = (0.85, 0.15, 0.15)  # the head '*' (the first in the SMILES)
@@ -159,7 +159,8 @@ class CostEstimate:
 
     def text(self) -> str:
         parts = ", ".join(f"{name} {steps:,} steps" for name, steps in self.steps.items())
-        return (f"{self.protocol}: about {self.atoms:,} atoms ({self.nemd_atoms:,} in NEMD); {parts}; "
+        nemd = f"{self.nemd_atoms:,} in NEMD" if self.nemd_atoms else "no NEMD"
+        return (f"{self.protocol}: about {self.atoms:,} atoms ({nemd}); {parts}; "
                 f"MD ≈ {human_time(self.seconds)} on {self.cores} core{'s' if self.cores != 1 else ''}, plus "
                 f"{self.qm_jobs} Psi4 job{'s' if self.qm_jobs != 1 else ''} (RESP charges and polarizability, "
                 f"computed once per unit and protocol). {self.description}")
@@ -210,12 +211,15 @@ def cost_estimate(protocol: str, units: Sequence[str] = ("*CC*",), cores: int = 
              "compression": sum(stage.steps for stage in compression_stages(settings)),
              "production": production}
     replicate = math.prod(nemd.get("replicate") or [1])
-    nemd_steps = protocols.steps(nemd["nvt"]["duration"] + nemd["nemd"]["duration"], nemd["md"]["timestep"])
-    steps["NEMD"] = nemd_steps
+    nemd_steps = 0
+    if nemd.get("run", True):  # screening leaves NEMD out unless switched on
+        nemd_steps = protocols.steps(nemd["nvt"]["duration"] + nemd["nemd"]["duration"], nemd["md"]["timestep"])
+        steps["NEMD"] = nemd_steps
     atom_steps = atoms * (steps["packing"] + steps["compression"] + production) + atoms * replicate * nemd_steps
     seconds = atom_steps / (ATOM_STEPS_PER_CORE_SECOND * max(1, cores))
     distinct = {s for s in units if _parses(s)} or {"*CC*"}
-    return CostEstimate(protocol, settings.get("description", ""), int(atoms), int(atoms * replicate), steps,
+    nemd_atoms = int(atoms * replicate) if nemd_steps else 0
+    return CostEstimate(protocol, settings.get("description", ""), int(atoms), nemd_atoms, steps,
                         float(atom_steps), cores, seconds, len(distinct))
 
 

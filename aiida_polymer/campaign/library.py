@@ -18,10 +18,10 @@ from pathlib import Path
 
 from ..chem.chains import COPOLYMER_KINDS, TACTICITIES
 from ..chem.monomer import MonomerError, parse_end_group, parse_repeat_unit
+from ..chem.protocols import NAMES as PROTOCOLS
 from .identity import polymer_key
 
 COLUMNS = ("id", "smiles", "copolymer", "fractions", "tacticity", "head_group", "tail_group", "protocol")
-PROTOCOLS = ("fast", "moderate", "precise")
 
 
 @dataclass(frozen=True)

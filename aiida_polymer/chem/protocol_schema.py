@@ -137,6 +137,7 @@ EQUILIBRATE = Section({
 
 NEMD = Section({
     "description": DESCRIPTION,
+    "run": boolean(**OPTIONAL),  # workchains/properties.py: false leaves NEMD out of polymer.properties
     "replicate": ListOf(integer(1), length=3, **OPTIONAL),
     "temperature": positive(),
     "md": Section({  # no shake: NEMD cannot run with constraints

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 
 FILE_KEYS = ("default_protocol", "protocols")
+#: The protocols of every file, cheapest first (``screening``: for campaigns of 10^4 polymers; docs/validation.md).
+NAMES = ("fast", "screening", "moderate", "precise")
 
 
 class ProtocolError(ValueError):

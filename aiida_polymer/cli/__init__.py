@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from ..chem.protocols import NAMES as PROTOCOLS
 from ..production import REPOSITORY as _REPOSITORY
 from .tables import PROFILE, format_list, format_properties, format_result
 
@@ -162,7 +163,7 @@ def enable_qm_caching(profile: str) -> None:
 
 @cli.command()
 @click.option("--smiles", default="*CC*", show_default=True, help="Repeat unit with two '*'.")
-@click.option("--protocol", default="fast", show_default=True, type=click.Choice(["fast", "moderate", "precise"]))
+@click.option("--protocol", default="fast", show_default=True, type=click.Choice(PROTOCOLS))
 @click.option("--cell-only", is_flag=True, help="Only build the amorphous cell (no MD).")
 def demo(smiles: str, protocol: str, cell_only: bool) -> None:
     """Run the main job on a small polymer through the daemon and print its property table."""
@@ -206,7 +207,7 @@ def properties_builder(codes: dict, smiles: str | list[str], protocol: str, over
 
 @cli.command()
 @click.argument("smiles", nargs=-1, required=True)
-@click.option("--protocol", default="moderate", show_default=True, type=click.Choice(["fast", "moderate", "precise"]))
+@click.option("--protocol", default="moderate", show_default=True, type=click.Choice(PROTOCOLS))
 @click.option("--code-psi4", help="psi4 code (LABEL@COMPUTER); default psi4@localhost.")
 @click.option("--code-lmp", help="LAMMPS code; default lmp@localhost.")
 @click.option("--code-antechamber", help="antechamber code; default antechamber@localhost.")

@@ -7,9 +7,8 @@ import time
 
 import click
 
+from ..chem.protocols import NAMES as PROTOCOLS
 from .tables import grid
-
-PROTOCOLS = ["fast", "moderate", "precise"]
 
 
 @click.group()

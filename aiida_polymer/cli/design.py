@@ -6,7 +6,7 @@ import json
 
 import click
 
-PROTOCOLS = ["fast", "moderate", "precise"]
+from ..chem.protocols import NAMES as PROTOCOLS
 
 
 class DesignGroup(click.Group):

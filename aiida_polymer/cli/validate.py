@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from ..chem.protocols import NAMES as PROTOCOLS
+
 SHIPPED = ("experiment", "radonpy")
 RADONPY_GUARD = 20  # polymers: a larger RadonPy set needs --only or --all
 
@@ -40,7 +42,7 @@ def _references(reference: str):
 @validate.command("run")
 @click.argument("reference")
 @click.option("--group", "label", required=True, help="The campaign's name (its AiiDA group); same name = resume.")
-@click.option("--protocol", default="moderate", show_default=True, type=click.Choice(["fast", "moderate", "precise"]))
+@click.option("--protocol", default="moderate", show_default=True, type=click.Choice(PROTOCOLS))
 @click.option("--max-concurrent", type=click.IntRange(min=1), help="Workflows running at once (default 4).")
 @click.option("--only", help="Comma-separated polymer names / RadonPy ids or SMILES of the reference to compute "
                              "(default: all of them).")

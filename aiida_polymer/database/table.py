@@ -40,7 +40,7 @@ CODES = {"lammps": "aiida.calculations:polymer.lammps", "psi4": "aiida.calculati
 KEY_FIELDS = [
     ("key", "string", "the polymer key: canonical repeat unit|protocol|temperature|pressure[|extras]", None),
     ("smiles", "string", "canonical repeat unit (two *), or copolymer(unit:fraction,...)", None),
-    ("protocol", "string", "computational protocol (fast, moderate, precise)", None),
+    ("protocol", "string", "computational protocol (fast, screening, moderate, precise)", None),
     ("temperature", "number", "temperature of the state point", "K"),
     ("pressure", "number", "pressure of the state point", "atm"),
     ("tacticity", "string", "tacticity of the chains", None),

@@ -2,7 +2,7 @@
 
 Stages: ``psi4`` (threaded quantum chemistry), ``amber`` (antechamber/parmchk2, serial), ``equilibration`` and
 ``production`` (LAMMPS MD), ``nemd`` (non-equilibrium LAMMPS MD, the longest runs). Protocols: ``fast``,
-``moderate``, ``precise``. The layout depends on the scheduler:
+``screening``, ``moderate``, ``precise``. The layout depends on the scheduler:
 
 * ``polymer.pjm`` (Fugaku, A64FX): whole nodes of 48 cores as 4 MPI ranks x 12 OpenMP threads (one rank per CMG)
   for LAMMPS, one rank x 48 threads for Psi4, one core for the serial AmberTools;
@@ -17,28 +17,29 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..chem.protocols import NAMES as PROTOCOLS
+
 __all__ = ("PROTOCOLS", "STAGES", "available_cores", "stage_options")
 
 STAGES = ("psi4", "amber", "equilibration", "production", "nemd")
-PROTOCOLS = ("fast", "moderate", "precise")
 
 #: A64FX: compute cores per node, and the MPI ranks x OpenMP threads that fill it (one rank per CMG).
 A64FX_CORES, A64FX_RANKS, A64FX_THREADS = 48, 4, 12
 
 _HOUR = 3600
-#: Walltime (s) per stage and protocol (fast, moderate, precise). Long LAMMPS stages continue from their restart
+#: Walltime (s) per stage and protocol (fast, screening, moderate, precise). Long LAMMPS stages continue from their restart
 #: file after the walltime (polymer.lammps.base), so these are job sizes rather than limits of the science.
 WALLTIME = {
-    "psi4": (1 * _HOUR, 4 * _HOUR, 12 * _HOUR),
-    "amber": (900, 1800, 1 * _HOUR),
-    "equilibration": (2 * _HOUR, 12 * _HOUR, 24 * _HOUR),
-    "production": (2 * _HOUR, 12 * _HOUR, 24 * _HOUR),
-    "nemd": (4 * _HOUR, 24 * _HOUR, 24 * _HOUR),
+    "psi4": (1 * _HOUR, 4 * _HOUR, 4 * _HOUR, 12 * _HOUR),
+    "amber": (900, 1800, 1800, 1 * _HOUR),
+    "equilibration": (2 * _HOUR, 4 * _HOUR, 12 * _HOUR, 24 * _HOUR),
+    "production": (2 * _HOUR, 4 * _HOUR, 12 * _HOUR, 24 * _HOUR),
+    "nemd": (4 * _HOUR, 12 * _HOUR, 24 * _HOUR, 24 * _HOUR),
 }
 #: Nodes of an MD stage per protocol (bigger cells on the more precise protocols) on Fugaku and on x86 clusters.
 MD_NODES = {
-    "polymer.pjm": {"equilibration": (1, 2, 4), "production": (1, 2, 4), "nemd": (2, 4, 8)},
-    "cluster": {"equilibration": (1, 1, 2), "production": (1, 1, 2), "nemd": (1, 2, 2)},
+    "polymer.pjm": {"equilibration": (1, 1, 2, 4), "production": (1, 1, 2, 4), "nemd": (2, 2, 4, 8)},
+    "cluster": {"equilibration": (1, 1, 1, 2), "production": (1, 1, 1, 2), "nemd": (1, 1, 2, 2)},
 }
 #: Cores per node assumed for an x86 cluster whose computer does not say (``mpiprocs_per_machine``).
 DEFAULT_CLUSTER_CORES = 32

@@ -14,6 +14,7 @@ from ..calcfunctions.collect import aggregate_replicates, assemble_charges, merg
 from ..calcfunctions.system import cell_spec
 from ..chem import glass_transition, mechanics, protocols
 from ..chem.protocol_schema import PROPERTIES_OVERRIDES
+from ..chem.protocols import NAMES as PROTOCOLS
 from ..codes import PLUGINS
 from ..presets.resources import stage_options
 from .amorphous_cell import AmorphousCellWorkChain, input_error
@@ -27,7 +28,7 @@ from .thermal_conductivity import ThermalConductivityWorkChain
 
 NEMD_SET_HERE = ("final_data", "parent_folder", "density", "heat_capacity", "equilibrium_properties", "convergence")
 
-PROTOCOLS = ("fast", "moderate", "precise")
+
 # the stages run on each equilibrated cell besides NEMD, switched on by their overrides: namespace -> workchain,
 # its protocol module, the stage preset of its jobs' resources, the key of its table in the merged properties
 CELL_STAGES = {"mechanics": (MechanicsWorkChain, mechanics, "nemd", "c_mechanics"),
@@ -142,7 +143,8 @@ class PropertiesWorkChain(Exclusive, WorkChain):
             nemd = ThermalConductivityWorkChain.get_builder_from_protocol(
                 codes["lmp"], protocol=protocol, overrides=overrides.get("nemd"),
                 options=stage("nemd", codes["lmp"], "nemd"))
-        builder.nemd._update({"md": nemd.md._inputs(prune=True), "protocol": nemd.protocol})
+        if nemd.protocol.get_dict().get("run", True):
+            builder.nemd._update({"md": nemd.md._inputs(prune=True), "protocol": nemd.protocol})
         for name, (_, module, preset, _) in CELL_STAGES.items():
             if overrides.get(name) is not None:  # {} switches the stage on with the protocol's settings
                 with _overrides(name):

@@ -184,10 +184,11 @@ def test_read_deformation_file():
     assert table["pressure"][0].tolist() == [-10.5, 1.2, 0.8] and table["temp"].tolist() == [300.1, 299.9]
 
 
-@pytest.mark.parametrize("name", ["fast", "moderate", "precise"])
+@pytest.mark.parametrize("name", ["fast", "screening", "moderate", "precise"])
 def test_shipped_protocols_validate_and_give_the_stated_steps(name):
     settings = mechanics.protocol(name)
-    steps = {"fast": 3000, "moderate": 30000, "precise": 300000}[name]  # 3 % at 1e10, 1e9, 1e8 1/s with 1 fs
+    # 3 % at 1e10, 1e9, 1e9, 1e8 1/s with 1, 2, 1, 1 fs
+    steps = {"fast": 3000, "screening": 15000, "moderate": 30000, "precise": 300000}[name]
     assert [s.steps for s in mechanics.stages(settings)] == [steps] * 3
     assert mechanics.analysis_parameters(settings)["window"] == [0.0, 0.02]
     if name == "precise":
