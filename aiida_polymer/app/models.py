@@ -24,7 +24,7 @@ HEAD_COLOUR = (0.85, 0.15, 0.15)  # the head '*' (the first in the SMILES)
 TAIL_COLOUR = (0.15, 0.35, 0.85)  # the tail '*'
 # LAMMPS throughput of an all-atom melt with PPPM on this kind of machine (docs: install facts): atom-steps/s/core
 ATOM_STEPS_PER_CORE_SECOND = 1.0e5
-MELT_DENSITY = 0.9  # g/cm³, for the number of atoms a box twice the cut-off needs
+MELT_DENSITY = 0.9  # g/cm³, for the number of atoms the smallest box for the cut-off needs
 AVOGADRO = 6.02214076e23
 
 
@@ -190,10 +190,12 @@ def _mass_per_atom(units: Sequence[str]) -> float:
 def cost_estimate(protocol: str, units: Sequence[str] = ("*CC*",), cores: int = 2,
                   overrides: Mapping[str, Any] | None = None) -> CostEstimate:
     """The MD work of ``protocol`` for ``units``: the cell (``n_chains`` × ``atoms_per_chain``, at least as many
-    atoms as a box twice the cut-off holds at 0.9 g/cm³), packing + compression + the longest production (every
-    segment), and NEMD on the replicated cell; seconds at :data:`ATOM_STEPS_PER_CORE_SECOND` per core. An
-    estimate to choose a protocol by, not a promise (packing is cheaper per step, PPPM dearer at high accuracy)."""
+    atoms as the builder's smallest box for the cut-off holds at 0.9 g/cm³), packing + compression + the longest
+    production (every segment), and NEMD on the replicated cell (where the protocol runs it); seconds at
+    :data:`ATOM_STEPS_PER_CORE_SECOND` per core. An estimate to choose a protocol by, not a promise (packing is
+    cheaper per step, PPPM dearer at high accuracy)."""
     from ..chem import protocols
+    from ..chem.builder import box_length_for_cutoff
     from ..chem.equilibration import compression_stages, packing_stage, production_stage
     from ..chem.equilibration import protocol as equilibrate_protocol
 
@@ -202,7 +204,7 @@ def cost_estimate(protocol: str, units: Sequence[str] = ("*CC*",), cores: int = 
     settings = equilibrate_protocol(protocol, dict((overrides or {}).get("equilibrate") or {}))
     nemd = protocols.settings("nemd.yaml", protocol, dict((overrides or {}).get("nemd") or {}))
     cell, md = settings["cell"], settings["md"]
-    box = (2.0 * md["cutoff"] * 1e-8) ** 3  # cm³
+    box = (box_length_for_cutoff(md["cutoff"]) * 1e-8) ** 3  # cm³, the builder's smallest box
     minimum = MELT_DENSITY * box * AVOGADRO / _mass_per_atom(units)
     per_chain = cell.get("atoms_per_chain") or 100
     atoms = max(cell["n_chains"] * per_chain, math.ceil(minimum / per_chain) * per_chain)

@@ -27,8 +27,8 @@ STAGES = ("psi4", "amber", "equilibration", "production", "nemd")
 A64FX_CORES, A64FX_RANKS, A64FX_THREADS = 48, 4, 12
 
 _HOUR = 3600
-#: Walltime (s) per stage and protocol (fast, screening, moderate, precise). Long LAMMPS stages continue from their restart
-#: file after the walltime (polymer.lammps.base), so these are job sizes rather than limits of the science.
+#: Walltime (s) per stage and protocol (fast, screening, moderate, precise). Long LAMMPS stages continue from their
+#: restart file after the walltime (polymer.lammps.base), so these are job sizes rather than limits of the science.
 WALLTIME = {
     "psi4": (1 * _HOUR, 4 * _HOUR, 4 * _HOUR, 12 * _HOUR),
     "amber": (900, 1800, 1800, 1 * _HOUR),
