@@ -46,7 +46,7 @@ def measured(label: str) -> list[dict]:
             continue
         atom_steps, core_seconds, psi4 = 0, 0.0, 0.0
         for calc in node.called_descendants:
-            if not isinstance(calc, orm.CalcJobNode) or calc.is_cached:
+            if not isinstance(calc, orm.CalcJobNode) or calc.base.caching.is_created_from_cache:
                 continue
             if calc.process_label == "LammpsCalculation":
                 work = md_work(calc)
