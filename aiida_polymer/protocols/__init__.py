@@ -1,1 +1,1 @@
-"""Protocol files (YAML): fast, moderate and precise settings for each workflow."""
+"""Protocol files (YAML): fast, screening, moderate and precise settings for each workflow."""
