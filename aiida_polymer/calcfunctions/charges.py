@@ -92,6 +92,7 @@ def polarizability_summary(smiles: orm.Str, result: orm.Dict) -> orm.Dict:
     """Isotropic polarizability of the capped fragment and the fragment's molar mass without the caps (the mass
     that goes with it in the Lorentz–Lorenz equation)."""
     return orm.Dict({
+        "smiles": smiles.value,
         "polarizability_au": result["polarizability_iso_au"],
         "polarizability_angstrom3": result["polarizability_iso_angstrom3"],
         "tensor_au": result["polarizability_au"],

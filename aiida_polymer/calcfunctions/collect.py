@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import calcfunction
 
+from ..chem.monomer import parse_repeat_unit
 from ..chem.replicates import aggregate
 from .system import cell_spec
 
@@ -17,8 +18,9 @@ def assemble_charges(parameters: orm.Dict, **fragments: orm.Dict) -> dict[str, o
     The optical inputs carry no mole fractions: the composition is that of the built chains, which only the cell
     knows (``composition`` of the polymer.amorphous_cell summary), and polymer.equilibrate takes it from there.
 
-    ``fragments``: ``charges_<smiles index>`` (polymer.charges ``charges`` outputs) and ``polarizability_<unit
-    index>`` (their ``polarizability`` outputs); indices follow ``parameters`` (cell parameters).
+    ``fragments``: ``charges_<fragment index>`` (polymer.charges ``charges`` outputs) and ``polarizability_<unit
+    index>`` (the ``polarizability`` output computed on that unit's optical fragment,
+    :func:`~aiida_polymer.chem.canonical.polarizability_unit`); unit indices follow ``parameters``.
     """
     spec = cell_spec(parameters)
     order = [*spec.smiles, spec.head_group, spec.tail_group]
@@ -27,9 +29,12 @@ def assemble_charges(parameters: orm.Dict, **fragments: orm.Dict) -> dict[str, o
                                     "method": "resp"})}
     polarizabilities = [fragments.get(f"polarizability_{i}") for i in range(len(spec.smiles))]
     if all(p is not None for p in polarizabilities):
-        outputs["optical"] = orm.Dict({
-            "polarizability": [p["polarizability_angstrom3"] for p in polarizabilities],
-            "repeat_mass": [p["fragment_mass"] for p in polarizabilities],
+        masses = [parse_repeat_unit(smiles).mass for smiles in spec.smiles]
+        outputs["optical"] = orm.Dict({  # per unit: the optical fragment's α scaled by mass (*C* is half *CC*)
+            "polarizability": [p["polarizability_angstrom3"] * mass / p["fragment_mass"]
+                               for p, mass in zip(polarizabilities, masses, strict=True)],
+            "repeat_mass": masses,
+            "polarizability_fragments": [p.get("smiles") for p in polarizabilities],
         })
     return outputs
 

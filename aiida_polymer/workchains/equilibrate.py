@@ -40,8 +40,9 @@ class EquilibrateWorkChain(Exclusive, WorkChain):
                    help="Expanded protocol settings (see aiida_polymer/protocols/equilibrate.yaml), checked against "
                         "its schema (aiida_polymer/chem/protocol_schema.py).")
         spec.input("optical", valid_type=orm.Dict, required=False,
-                   help="For the refractive index and ε_dc: polarizability (Å³, one per repeat unit, H-capped) and "
-                        "repeat_mass (g/mol, without caps); the mole fractions of a copolymer are those of the cell "
+                   help="For the refractive index and ε_dc: polarizability (Å³, one per repeat unit: the H-capped "
+                        "optical fragment's, scaled to the unit's mass) and repeat_mass (g/mol, without caps); "
+                        "the mole fractions of a copolymer are those of the cell "
                         "built here (its summary's composition), or `fractions` with a given data_file.")
         spec.inputs.validator = cls._validate_inputs
         spec.outline(

@@ -13,6 +13,7 @@ from aiida.engine import WorkChain, if_
 from ..calcfunctions.collect import aggregate_replicates, assemble_charges, merge_properties
 from ..calcfunctions.system import cell_spec
 from ..chem import glass_transition, mechanics, protocols
+from ..chem.canonical import polarizability_unit
 from ..chem.protocol_schema import PROPERTIES_OVERRIDES
 from ..chem.protocols import NAMES as PROTOCOLS
 from ..codes import PLUGINS
@@ -161,7 +162,10 @@ class PropertiesWorkChain(Exclusive, WorkChain):
             parameters = self.inputs.equilibrate.cell.parameters
             AmorphousCellWorkChain.check_smiles(parameters.get_dict())
             spec = self.ctx.spec = cell_spec(parameters)
-            self.ctx.fragments = list(dict.fromkeys([*spec.smiles, spec.head_group, spec.tail_group]))
+            # polarizability on each unit's optical fragment (*C* → *CC*: never on a one-atom backbone)
+            self.ctx.optical = [polarizability_unit(unit) for unit in spec.smiles]
+            self.ctx.fragments = list(dict.fromkeys([*spec.smiles, spec.head_group, spec.tail_group,
+                                                     *self.ctx.optical]))
 
         return input_error(self, check)
 
@@ -170,10 +174,10 @@ class PropertiesWorkChain(Exclusive, WorkChain):
 
     def run_charges(self):
         inputs = self.exposed_inputs(ChargesWorkChain, "charges")
-        units = set(self.ctx.spec.smiles)
+        optical = set(self.ctx.optical)
         for i, smiles in enumerate(self.ctx.fragments):
             parameters = inputs["parameters"].get_dict()
-            if smiles not in units:  # end groups: charges only
+            if smiles not in optical:  # end groups and one-atom units: charges only
                 parameters["polarizability"] = None
             node = self.submit(ChargesWorkChain, **{**inputs, "smiles": orm.Str(smiles),
                                                     "parameters": orm.Dict(parameters),
@@ -187,8 +191,9 @@ class PropertiesWorkChain(Exclusive, WorkChain):
             if not node.is_finished_ok:
                 return self.exit_codes.ERROR_CHARGES_FAILED.format(smiles=smiles, message=node.exit_message)
             nodes[f"charges_{i}"] = node.outputs.charges
-            if smiles in self.ctx.spec.smiles:
-                nodes[f"polarizability_{self.ctx.spec.smiles.index(smiles)}"] = node.outputs.polarizability
+            for u, fragment in enumerate(self.ctx.optical):
+                if fragment == smiles:
+                    nodes[f"polarizability_{u}"] = node.outputs.polarizability
         self.ctx.qm = assemble_charges(self.inputs.equilibrate.cell.parameters, **nodes)
         self.out("charges", self.ctx.qm["charges"])
         return None
