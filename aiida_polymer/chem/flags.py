@@ -19,6 +19,8 @@ FLAGS: dict[str, tuple[bool, str]] = {
     "noise": (True, "the standard error is at least half the value: not distinguishable from zero"),
     "unphysical": (True, "a quantity that must be positive came out zero or negative (sampling noise)"),
     "negative_thermal_expansion": (False, "negative expansion coefficient: rare in amorphous polymers, usually noise"),
+    "drift_removed": (False, "the cell was still relaxing: V and H drifted, and the fluctuation properties are "
+                             "those about the linear trend"),
     "enthalpy_from_instantaneous_pressure": (False, "H = E + PV used the instantaneous, not the imposed, pressure"),
     "non_positive_msd_slope": (True, "the chain mean-square displacement does not grow: no diffusion measurable"),
     "subdiffusive": (False, "MSD exponent clearly below 1 (glassy, not yet diffusive): D is an upper bound"),

@@ -430,7 +430,8 @@ def test_properties_assembles_thermo_results():
     thermo = _thermo()
     out = an.properties(thermo, 60000.0, temp=300.0, press=1.0, flags=["not_converged"])
     h = an.enthalpy(thermo["etotal"], thermo["vol"], 1.0)
-    expected = an.fluctuation_properties(thermo["vol"], h, 300.0, 60000.0)
+    expected = an.fluctuation_properties(an.detrended(thermo["vol"], thermo["time"]),
+                                         an.detrended(h, thermo["time"]), 300.0, 60000.0)
     for name, value in expected.items():
         assert out[name]["value"] == pytest.approx(value, rel=1e-12)
         assert out[name]["stderr"] > 0
@@ -495,3 +496,43 @@ def test_diffusion_flags_reach_the_property_table():
     fbm = _fbm(np.random.default_rng(30), 2048, 20, 0.25)
     entry = an.properties({}, 1.0, com=(t[:1] + np.arange(2048) * DT, fbm), flags=["x"])["self_diffusion"]
     assert entry["flags"] == ["subdiffusive", "x"] and entry["exponent"] == pytest.approx(0.5, abs=0.1)
+
+
+# --- fluctuations of a cell still relaxing ------------------------------------------------------------------------
+
+def test_a_linear_relaxation_is_not_counted_as_fluctuation():
+    """Correlated V and H of known variances and covariance, on a linear relaxation as large as 4 SD: the
+    properties are those of the fluctuations alone (exact moments), the raw moments are 2.3 times too large."""
+    rng = np.random.default_rng(21)
+    n, temp, mass = 200_000, 300.0, 60000.0
+    z1, z2 = _ar1(rng, 0.5, n, 2) * np.sqrt(1 - 0.5**2)  # unit variance, lag-one correlation 0.5
+    sd_v, c, d = 300.0, 40.0, 30.0  # V = V0 + sd_v z1 (Å³), H = H0 + c z1 + d z2 (kcal/mol)
+    time = np.arange(n) * 200.0
+    ramp = np.linspace(-0.5, 0.5, n)
+    vol = 1e5 + sd_v * z1 - 4.0 * sd_v * ramp  # shrinking while it relaxes, releasing heat
+    etotal = -5000.0 + c * z1 + d * z2 - 4.0 * np.hypot(c, d) * ramp
+    thermo = {"time": time, "vol": vol, "etotal": etotal, "temp": np.full(n, temp)}
+    out = an.properties(thermo, mass, temp=temp, press=0.0)
+    m = mass / an.AVOGADRO / 1000.0
+    exact = {"heat_capacity_cp": (c**2 + d**2) * an.KCAL_MOL_TO_J**2 / (m * an.KB * temp**2),
+             "isothermal_compressibility": sd_v**2 * 1e-30 / (1e5 * an.KB * temp),
+             "volumetric_thermal_expansion": sd_v * c * an.KCAL_MOL_TO_J / (1e5 * an.KB * temp**2)}
+    raw = an.fluctuation_properties(vol, etotal, temp, mass)
+    for name, value in exact.items():
+        assert out[name]["value"] == pytest.approx(value, rel=0.03), name  # sampling error about 0.6 %
+        assert out[name]["stderr"] < 0.03 * value
+        assert "drift_removed" in out[name]["flags"]
+        assert raw[name] > 1.5 * value  # what the trend adds: (4 SD)²/12 to each variance
+    steady = an.properties({**thermo, "vol": 1e5 + sd_v * z1, "etotal": -5000.0 + c * z1 + d * z2}, mass,
+                           temp=temp, press=0.0)
+    assert all("drift_removed" not in steady[name]["flags"] for name in exact)
+    assert steady["heat_capacity_cp"]["value"] == pytest.approx(exact["heat_capacity_cp"], rel=0.03)
+
+
+def test_detrended_keeps_the_mean_and_removes_a_line_exactly():
+    t = np.linspace(0.0, 10.0, 101)
+    wiggle = np.sin(2 * np.pi * t)
+    wiggle -= t * np.polyfit(t, wiggle, 1)[0]  # a series with no linear trend of its own
+    got = an.detrended(3.0 + 0.7 * t + wiggle, t)
+    assert got.mean() == pytest.approx(3.0 + 0.7 * t.mean() + wiggle.mean())
+    assert got - got.mean() == pytest.approx(wiggle - wiggle.mean(), abs=1e-12)
