@@ -29,6 +29,12 @@ def _smiles(mol: Chem.Mol) -> str:
     return Chem.MolToSmiles(mol, canonical=True)
 
 
+def _ends(mol: Chem.Mol) -> tuple[list[int], list[int]]:
+    """The stars' indices and the indices of the atoms they are bonded to (head first)."""
+    stars = [atom.GetIdx() for atom in mol.GetAtoms() if atom.GetAtomicNum() == 0]
+    return stars, [mol.GetAtomWithIdx(star).GetNeighbors()[0].GetIdx() for star in stars]
+
+
 def _pieces(cycle: Chem.Mol, ring: list[int], bonds: list[int], positions: range) -> tuple[list[str], str]:
     """Cut ``cycle`` at the ring positions: the pieces with their stars labelled by direction ([1*] where the
     piece starts, [2*] where it ends, so that a piece and its reverse differ), and one piece without labels."""
@@ -54,10 +60,9 @@ def canonical_repeat_unit(smiles: str, reduce: bool = True) -> str:
     if any(atom.GetChiralTag() != Chem.ChiralType.CHI_UNSPECIFIED for atom in mol.GetAtoms()) or any(
             bond.GetStereo() != Chem.BondStereo.STEREONONE for bond in mol.GetBonds()):
         return _smiles(mol)
-    stars = [atom for atom in mol.GetAtoms() if atom.GetAtomicNum() == 0]
-    ends = [star.GetNeighbors()[0].GetIdx() for star in stars]
+    stars, ends = _ends(mol)
     core = Chem.RWMol(mol)
-    for star in sorted((star.GetIdx() for star in stars), reverse=True):
+    for star in sorted(stars, reverse=True):
         core.RemoveAtom(star)
     index = {old: new for new, old in enumerate(a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() != 0)}
     head, tail = index[ends[0]], index[ends[1]]
@@ -97,12 +102,6 @@ def canonical_repeat_unit(smiles: str, reduce: bool = True) -> str:
 def canonical_end_group(smiles: str) -> str:
     parse_end_group(smiles)
     return _smiles(Chem.MolFromSmiles(smiles))
-
-
-def _ends(mol: Chem.Mol) -> tuple[list[int], list[int]]:
-    """The stars' indices and the indices of the atoms they are bonded to (head first)."""
-    stars = [atom.GetIdx() for atom in mol.GetAtoms() if atom.GetAtomicNum() == 0]
-    return stars, [mol.GetAtomWithIdx(star).GetNeighbors()[0].GetIdx() for star in stars]
 
 
 def repeated(smiles: str, copies: int) -> str:
